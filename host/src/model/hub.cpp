@@ -176,14 +176,14 @@ Status check_id_part(std::string_view text, std::string_view part, std::size_t o
     const auto is_word = [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
     };
+    const std::string quoted = std::string("has the ") + what + " '" + std::string(part) + "', ";
     if (!is_word(part.front()) || !is_word(part.back())) {
-        return bad_id(text, std::string("has an ") + what + " '" + std::string(part) +
-                                "' that does not start and end with a letter, digit or '_'");
+        return bad_id(text, quoted + "which does not start and end with a letter, digit or '_'");
     }
     for (const char* pair : {"--", ".."}) {
         if (part.find(pair) != std::string_view::npos) {
-            return bad_id(text, std::string("has an ") + what + " '" + std::string(part) +
-                                    "' containing '" + pair + "', which the hub does not allow");
+            return bad_id(text,
+                          quoted + "which contains '" + pair + "': the hub does not allow it");
         }
     }
     return {};
@@ -1164,33 +1164,33 @@ std::string hub_repo_folder(const ModelRef& ref) {
 Expected<std::string> resolve_model_ref(const ModelRef& ref, const HubOptions& opts) {
     const fs::path repo_dir = fs::path(opts.cache_dir) / hub_repo_folder(ref);
     const std::string commit = cached_commit(repo_dir, ref.revision);
-    std::vector<std::string> missing;
-    if (!commit.empty() && fs::is_directory(repo_dir / "snapshots" / commit)) {
+    const fs::path snapshot = repo_dir / "snapshots" / commit;
+    std::string problem;
+    if (commit.empty()) {
+        problem = "is not in the Hugging Face cache (no " +
+                  (repo_dir / "refs" / ref.revision).string() + ")";
+    } else if (!fs::is_directory(snapshot)) {
+        problem = "is not in the Hugging Face cache (no " + snapshot.string() + ")";
+    } else {
         auto state = inspect_snapshot(repo_dir, commit);
         if (!state) {
             return state.error();
         }
-        const fs::path snapshot = repo_dir / "snapshots" / commit;
         if (state->missing.empty() && (opts.offline || state->unknown_optional.empty())) {
             spdlog::debug("{}@{}: using the cached snapshot {}", ref.id, ref.revision,
                           snapshot.string());
             return snapshot.string();
         }
-        for (const std::string& file : state->missing) {
-            missing.push_back((snapshot / file).string());
-        }
-    } else {
-        missing.push_back(commit.empty() ? (repo_dir / "refs" / ref.revision).string()
-                                         : (repo_dir / "snapshots" / commit).string());
+        problem = "is incomplete in the Hugging Face cache (missing " + join(state->missing, ", ") +
+                  " in " + snapshot.string() + ")";
     }
     if (opts.offline) {
         return make_error(ErrorKind::not_found,
-                          "model '" + ref.id + "@" + ref.revision +
-                              "' is not complete in the Hugging Face cache: missing " +
-                              join(missing, ", ") +
-                              "; HF_HUB_OFFLINE=1 forbids downloading: unset HF_HUB_OFFLINE, or "
-                              "fetch it where the network is reachable (huggingface-cli download " +
-                              ref.id + " --revision " + ref.revision + ")");
+                          "model '" + ref.id + "@" + ref.revision + "' " + problem +
+                              "; HF_HUB_OFFLINE=1 forbids downloading it: unset HF_HUB_OFFLINE, "
+                              "or fetch it where the network is reachable with "
+                              "'huggingface-cli download " +
+                              ref.id + " --revision " + ref.revision + "'");
     }
     return download_model(ref, opts, repo_dir);
 }
@@ -1208,13 +1208,18 @@ Expected<std::string> resolve_model(const std::string& path_or_id, const HubOpti
     }
     const bool looks_like_path = path_or_id.starts_with('/') || path_or_id.starts_with('.') ||
                                  path_or_id.starts_with('~') || fs::exists(path_or_id, ec);
+    if (looks_like_path) {
+        return make_error(ErrorKind::not_found,
+                          path_or_id +
+                              ": no such model directory: give a directory with "
+                              "config.json, or a Hugging Face id 'org/name[@revision]'");
+    }
     auto ref = parse_model_id(path_or_id);
-    if (looks_like_path || !ref) {
-        return make_error(
-            ErrorKind::not_found,
-            path_or_id + ": no such model directory" +
-                (looks_like_path ? "" : ", nor a Hugging Face id (" + ref.error().message + ")") +
-                ": give a directory with config.json, or an id 'org/name[@revision]'");
+    if (!ref) {
+        return make_error(ErrorKind::bad_input, path_or_id +
+                                                    ": no such model directory, and not a Hugging "
+                                                    "Face id: " +
+                                                    ref.error().message);
     }
     return resolve_model_ref(*ref, opts);
 }
