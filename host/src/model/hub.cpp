@@ -847,11 +847,11 @@ Status ModelDownloader::adopt_commit(const FileMeta& meta) {
 }
 
 Expected<Fetched> ModelDownloader::fetch(const std::string& file, Need need) {
-    const fs::path no_exist = repo_dir_ / ".no_exist" / commit_ / file;
     if (!commit_.empty() && fs::exists(snapshot() / file)) {
         return Fetched::present;
     }
-    if (!commit_.empty() && need == Need::optional && fs::exists(no_exist)) {
+    if (!commit_.empty() && need == Need::optional &&
+        fs::exists(repo_dir_ / ".no_exist" / commit_ / file)) {
         return Fetched::absent;
     }
     auto meta = head(file);
@@ -862,10 +862,10 @@ Expected<Fetched> ModelDownloader::fetch(const std::string& file, Need need) {
                                meta->error_code != "RepositoryNotFound";
     if (missing_entry && need == Need::optional) {
         if (adopt_commit(*meta)) {  // remember the 404 as huggingface_hub does
+            const fs::path marker = repo_dir_ / ".no_exist" / commit_ / file;
             std::error_code ec;
-            fs::create_directories((repo_dir_ / ".no_exist" / commit_ / file).parent_path(), ec);
-            const UniqueFd fd(::open((repo_dir_ / ".no_exist" / commit_ / file).c_str(),
-                                     O_WRONLY | O_CREAT, 0644));
+            fs::create_directories(marker.parent_path(), ec);
+            const UniqueFd fd(::open(marker.c_str(), O_WRONLY | O_CREAT, 0644));
         }
         spdlog::debug("{}: not on the hub (optional)", label(file));
         return Fetched::absent;
@@ -873,9 +873,13 @@ Expected<Fetched> ModelDownloader::fetch(const std::string& file, Need need) {
     if (meta->status < 200 || meta->status >= 400) {
         return http_error(file, *meta);
     }
+    const bool redirected = meta->location != url_for(file);
     MCOMP_TRY(adopt_commit(*meta));
     if (fs::exists(snapshot() / file)) {
         return Fetched::present;
+    }
+    if (!redirected) {
+        meta->location = url_for(file);  // at the commit: the branch may move meanwhile
     }
     auto blob = store_blob(file, *meta);
     if (!blob) {

@@ -16,6 +16,7 @@ Content comes from ROOT/{org}/{name}/{file}. Test modes:
   --drop FILE       the first --drop-count GETs of FILE send half the bytes, then the
                     connection is cut (the client sees a truncated body)
   --corrupt FILE    FILE's bytes are served with one byte flipped (headers stay right)
+  --ignore-range    answer Range requests with the whole file (200), as some servers do
   --token T         requests without "Authorization: Bearer T" get 401
   --log PATH        one line per request: "METHOD PATH range=... auth=..."
 
@@ -40,6 +41,7 @@ def git_blob_sha1(data):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake_hub/1.0"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -129,7 +131,7 @@ class Handler(BaseHTTPRequestHandler):
         start = 0
         status = 200
         requested = self.headers.get("Range", "")
-        if requested.startswith("bytes=") and requested.endswith("-"):
+        if requested.startswith("bytes=") and requested.endswith("-") and not opts.ignore_range:
             start = int(requested[len("bytes="):-1])
             if start >= len(data):
                 return self.error(416, "RangeNotSatisfiable", "range past the end",
@@ -169,6 +171,7 @@ def main():
     parser.add_argument("--drop-count", type=int, default=1)
     parser.add_argument("--corrupt", default="")
     parser.add_argument("--token", default="")
+    parser.add_argument("--ignore-range", action="store_true")
     parser.add_argument("--log", default="")
     opts = parser.parse_args()
 
