@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -354,8 +355,10 @@ void fsync_dir(const fs::path& dir) {
     }
 }
 
+// Unique per process and per call: two threads may link the same file at once.
 std::string tmp_name(const fs::path& path) {
-    return path.string() + ".tmp-" + std::to_string(::getpid());
+    static std::atomic<unsigned> counter{0};
+    return path.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
 }
 
 Status write_file_atomic(const fs::path& path, const std::string& content) {
@@ -1165,7 +1168,9 @@ std::string hub_repo_folder(const ModelRef& ref) {
     return folder;
 }
 
-Expected<std::string> resolve_model_ref(const ModelRef& ref, const HubOptions& opts) {
+namespace {
+
+Expected<std::string> resolve_in_cache(const ModelRef& ref, const HubOptions& opts) {
     const fs::path repo_dir = fs::path(opts.cache_dir) / hub_repo_folder(ref);
     const std::string commit = cached_commit(repo_dir, ref.revision);
     const fs::path snapshot = repo_dir / "snapshots" / commit;
@@ -1197,6 +1202,18 @@ Expected<std::string> resolve_model_ref(const ModelRef& ref, const HubOptions& o
                               ref.id + " --revision " + ref.revision + "'");
     }
     return download_model(ref, opts, repo_dir);
+}
+
+}  // namespace
+
+Expected<std::string> resolve_model_ref(const ModelRef& ref, const HubOptions& opts) {
+    try {
+        return resolve_in_cache(ref, opts);
+    } catch (const fs::filesystem_error& e) {  // e.g. a cache folder we may not read
+        return make_error(ErrorKind::io, "model '" + ref.id + "@" + ref.revision +
+                                             "': file system error in the Hugging Face cache " +
+                                             opts.cache_dir + ": " + e.what());
+    }
 }
 
 Expected<std::string> resolve_model(const std::string& path_or_id, const HubOptions& opts) {

@@ -17,6 +17,7 @@ Content comes from ROOT/{org}/{name}/{file}. Test modes:
                     connection is cut (the client sees a truncated body)
   --corrupt FILE    FILE's bytes are served with one byte flipped (headers stay right)
   --ignore-range    answer Range requests with the whole file (200), as some servers do
+  --no-etag         send neither ETag nor X-Linked-Etag
   --token T         requests without "Authorization: Bearer T" get 401
   --log PATH        one line per request: "METHOD PATH range=... auth=..."
 
@@ -57,10 +58,14 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock, open(opts.log, "a") as f:
                 f.write(line)
 
-    def reply(self, status, headers, body=b""):
+    def send_headers(self, status, headers):
         self.send_response(status)
         for key, value in headers.items():
-            self.send_header(key, value)
+            if not (self.server.opts.no_etag and key in ("ETag", "X-Linked-Etag")):
+                self.send_header(key, value)
+
+    def reply(self, status, headers, body=b""):
+        self.send_headers(status, headers)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
@@ -151,9 +156,7 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
     def send_half_and_cut(self, status, headers, body):
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
+        self.send_headers(status, headers)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body[: len(body) // 2])
@@ -172,6 +175,7 @@ def main():
     parser.add_argument("--corrupt", default="")
     parser.add_argument("--token", default="")
     parser.add_argument("--ignore-range", action="store_true")
+    parser.add_argument("--no-etag", action="store_true")
     parser.add_argument("--log", default="")
     opts = parser.parse_args()
 

@@ -17,6 +17,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "hub_test_util.hpp"
@@ -438,6 +439,51 @@ TEST_F(HubDownload, ProgressLinesFollowTheInterval) {
     EXPECT_NE(fast_log.find(" MB/s"), std::string::npos) << fast_log;
     EXPECT_GT(lines_fast, 2);
     EXPECT_EQ(captured.str().find("model.safetensors: "), std::string::npos) << captured.str();
+}
+
+TEST_F(HubDownload, WithoutEtagBlobsAreNamedBySha256) {
+    ASSERT_TRUE(start({"--no-etag"}));
+    const auto dir = resolve_model("org/tiny", options());
+    ASSERT_TRUE(dir) << dir.error().message;
+    for (const char* file : {"config.json", "model.safetensors"}) {
+        SCOPED_TRACE(file);
+        const std::string content = read_text(root() / "org/tiny" / file);
+        EXPECT_EQ(read_text(snapshot() / file), content);
+        EXPECT_EQ(fs::read_symlink(snapshot() / file),
+                  fs::path("../../blobs") / sha256_hex(content));
+    }
+    EXPECT_TRUE(incomplete_files().empty());
+}
+
+TEST_F(HubDownload, CancelledDownloadStops) {
+    ASSERT_TRUE(start());
+    HubOptions opts = options();
+    opts.is_cancelled = [] { return true; };
+    const auto dir = resolve_model("org/tiny", opts);
+    ASSERT_FALSE(dir);
+    EXPECT_EQ(dir.error().kind, ErrorKind::cancelled);
+    EXPECT_EQ(dir.error().message, "download of org/tiny config.json cancelled");
+    EXPECT_FALSE(fs::exists(snapshot() / "config.json"));
+}
+
+TEST_F(HubDownload, ConcurrentResolvesShareOneDownload) {
+    ASSERT_TRUE(start());
+    const HubOptions opts = options();
+    std::vector<Expected<std::string>> results(4, Expected<std::string>(std::string()));
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        threads.emplace_back([&, i] { results[i] = resolve_model("org/tiny", opts); });
+    }
+    for (std::thread& t : threads) {
+        t.join();
+    }
+    for (const auto& result : results) {
+        ASSERT_TRUE(result) << result.error().message;
+        EXPECT_EQ(*result, snapshot().string());
+    }
+    EXPECT_EQ(read_text(snapshot() / "model.safetensors"), weights_);
+    EXPECT_EQ(count_requests("GET /cdn/org/tiny/model.safetensors"), 1u);
+    EXPECT_TRUE(incomplete_files().empty());
 }
 
 }  // namespace
