@@ -579,8 +579,6 @@ class Http {
     Http& operator=(const Http&) = delete;
     ~Http() { curl_easy_cleanup(curl_); }
 
-    CURL* handle() const { return curl_; }
-
     // HEAD without following redirects: the hub's metadata sits on the first response.
     HttpResult head(const std::string& url, HeaderMap& headers) {
         curl_slist* list = request_headers(url, -1);
@@ -620,6 +618,9 @@ class Http {
 
     void prepare(const std::string& url, curl_slist* list, HeaderMap& headers) {
         headers.clear();
+        if (curl_ == nullptr) {
+            return;  // perform() reports it
+        }
         curl_easy_reset(curl_);
         errbuf_[0] = '\0';
         curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
@@ -638,6 +639,10 @@ class Http {
 
     HttpResult perform(curl_slist* list) {
         HttpResult result;
+        if (curl_ == nullptr) {
+            curl_slist_free_all(list);
+            return HttpResult{CURLE_FAILED_INIT, 0, "libcurl could not start a session"};
+        }
         result.code = curl_easy_perform(curl_);
         curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &result.status);
         if (result.code != CURLE_OK) {

@@ -405,6 +405,7 @@ TEST(HubOffline, DanglingSymlinkCountsAsMissing) {
 }
 
 TEST(HubOnline, IncompleteCacheAndUnreachableEndpoint) {
+    const ScopedEnv no_proxy("no_proxy", std::string("127.0.0.1"));
     const TempDir tmp;
     FakeCache cache(tmp.path());
     cache.add(kCommit, "config.json", "{}");

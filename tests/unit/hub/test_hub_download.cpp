@@ -199,6 +199,9 @@ class HubDownload : public ::testing::Test {
         return found;
     }
 
+    // libcurl honours http_proxy: the fake hub on 127.0.0.1 must be reached directly.
+    ScopedEnv no_proxy_{"no_proxy", std::string("127.0.0.1,localhost")};
+    ScopedEnv no_proxy_upper_{"NO_PROXY", std::string("127.0.0.1,localhost")};
     TempDir tmp_;
     std::string weights_;
     std::unique_ptr<FakeHubServer> server_;
