@@ -1,0 +1,330 @@
+// bpe.cpp: see bpe.hpp.
+#include "tokenizer/bpe.hpp"
+
+#include <queue>
+
+#include <spdlog/spdlog.h>
+
+#include "tokenizer/unicode.hpp"
+
+namespace mcomp::tok {
+
+// ---- PairMap --------------------------------------------------------------------------
+
+namespace {
+
+uint64_t pair_key(int32_t left, int32_t right) {
+    return (uint64_t{static_cast<uint32_t>(left)} << 32) | static_cast<uint32_t>(right);
+}
+
+}  // namespace
+
+std::size_t PairMap::slot_of(uint64_t key) const {
+    // Fibonacci hashing spreads the structured (left, right) keys over the table.
+    const uint64_t h = key * 0x9E3779B97F4A7C15ull;
+    return static_cast<std::size_t>(h >> 20) & (slots_.size() - 1);
+}
+
+void PairMap::reserve(std::size_t num_pairs) {
+    std::size_t capacity = 16;
+    while (capacity < num_pairs * 2) {
+        capacity *= 2;
+    }
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(capacity, Slot{});
+    size_ = 0;
+    for (const Slot& s : old) {
+        if (s.key != kEmpty) {
+            insert_or_assign(static_cast<int32_t>(s.key >> 32), static_cast<int32_t>(s.key),
+                             s.value);
+        }
+    }
+}
+
+void PairMap::insert_or_assign(int32_t left, int32_t right, Value value) {
+    if ((size_ + 1) * 2 > slots_.size()) {
+        reserve(size_ + 1);
+    }
+    const uint64_t key = pair_key(left, right);
+    std::size_t i = slot_of(key);
+    while (slots_[i].key != kEmpty && slots_[i].key != key) {
+        i = (i + 1) & (slots_.size() - 1);
+    }
+    if (slots_[i].key == kEmpty) {
+        ++size_;
+    }
+    slots_[i] = Slot{key, value};
+}
+
+const PairMap::Value* PairMap::find(int32_t left, int32_t right) const {
+    if (slots_.empty()) {
+        return nullptr;
+    }
+    const uint64_t key = pair_key(left, right);
+    std::size_t i = slot_of(key);
+    while (slots_[i].key != kEmpty) {
+        if (slots_[i].key == key) {
+            return &slots_[i].value;
+        }
+        i = (i + 1) & (slots_.size() - 1);
+    }
+    return nullptr;
+}
+
+// ---- building -------------------------------------------------------------------------
+
+Status BpeModel::build(StringMap<int32_t> vocab,
+                       const std::vector<std::pair<std::string, std::string>>& merges,
+                       BpeConfig config, BpeModel& m) {
+    m = BpeModel();
+    int32_t max_id = -1;
+    for (const auto& [token, id] : vocab) {
+        if (id < 0) {
+            return make_error(ErrorKind::bad_input,
+                              "token \"" + token + "\" has negative id " + std::to_string(id));
+        }
+        max_id = std::max(max_id, id);
+    }
+    m.vocab_r_.assign(static_cast<std::size_t>(max_id + 1), std::string());
+    m.has_id_.assign(static_cast<std::size_t>(max_id + 1), false);
+    for (const auto& [token, id] : vocab) {
+        m.vocab_r_[id] = token;
+        m.has_id_[id] = true;
+    }
+    m.vocab_ = std::move(vocab);
+    m.config_ = std::move(config);
+
+    // Merged tokens drop the continuing-subword prefix of their right part (model.rs).
+    const std::size_t prefix_len = m.config_.continuing_subword_prefix.size();
+    m.merges_.reserve(merges.size());
+    for (std::size_t rank = 0; rank < merges.size(); ++rank) {
+        const auto& [left, right] = merges[rank];
+        const std::string merged =
+            left + (right.size() >= prefix_len ? right.substr(prefix_len) : std::string());
+        for (const std::string* part : {&left, &right, &merged}) {
+            if (m.token_to_id(*part) < 0) {
+                return make_error(ErrorKind::bad_input, "merge " + std::to_string(rank + 1) +
+                                                            " (\"" + left + " " + right +
+                                                            "\") needs token \"" + *part +
+                                                            "\", which is not in model.vocab");
+            }
+        }
+        m.merges_.insert_or_assign(m.token_to_id(left), m.token_to_id(right),
+                                   {static_cast<int32_t>(rank), m.token_to_id(merged)});
+    }
+
+    if (m.config_.unk_token) {
+        m.unk_id_ = m.token_to_id(*m.config_.unk_token);
+        if (m.unk_id_ < 0) {
+            spdlog::warn(
+                "tokenizer: model.unk_token \"{}\" is not in model.vocab; characters "
+                "outside the vocabulary will be dropped",
+                *m.config_.unk_token);
+        }
+    }
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (int b = 0; b < 256; ++b) {
+        const std::string name = std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">";
+        m.byte_ids_[b] = m.token_to_id(name);
+    }
+    for (int c = 0; c < 128; ++c) {
+        m.ascii_ids_[c] = m.token_to_id(std::string(1, static_cast<char>(c)));
+    }
+    return {};
+}
+
+int32_t BpeModel::token_to_id(std::string_view token) const {
+    const auto it = vocab_.find(token);
+    return it == vocab_.end() ? -1 : it->second;
+}
+
+const std::string* BpeModel::id_to_token(int32_t id) const {
+    if (id < 0 || id >= id_limit() || !has_id_[id]) {
+        return nullptr;
+    }
+    return &vocab_r_[id];
+}
+
+// ---- tokenizing -----------------------------------------------------------------------
+
+void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& dst,
+                        BpeWordCache* cache) const {
+    if (word.empty()) {
+        return;
+    }
+    if (config_.ignore_merges) {
+        const int32_t id = token_to_id(word);
+        if (id >= 0) {
+            dst.push_back(id);
+            return;
+        }
+    }
+    // Long words are rarely repeated; the reference caches only words under 256 bytes.
+    static constexpr std::size_t kMaxCachedBytes = 256;
+    if (cache == nullptr || word.size() >= kMaxCachedBytes) {
+        merge_word(word, dst);
+        return;
+    }
+    const auto it = cache->find(word);
+    if (it != cache->end()) {
+        dst.insert(dst.end(), it->second.begin(), it->second.end());
+        return;
+    }
+    std::vector<int32_t> ids;
+    merge_word(word, ids);
+    dst.insert(dst.end(), ids.begin(), ids.end());
+    cache->emplace(std::string(word), std::move(ids));
+}
+
+int32_t BpeModel::char_id(std::string_view ch, bool is_first, bool is_last) const {
+    const bool plain = (is_first || config_.continuing_subword_prefix.empty()) &&
+                       (!is_last || config_.end_of_word_suffix.empty());
+    if (plain) {
+        const auto c = static_cast<unsigned char>(ch[0]);
+        return c < 128 ? ascii_ids_[c] : token_to_id(ch);
+    }
+    std::string s(ch);
+    if (!is_first) {
+        s = config_.continuing_subword_prefix + s;
+    }
+    if (is_last) {
+        s += config_.end_of_word_suffix;
+    }
+    return token_to_id(s);
+}
+
+namespace {
+
+struct Symbol {
+    int32_t id = 0;
+    int32_t prev = -1;
+    int32_t next = -1;
+    int32_t num_bytes = 0;  // 0 marks a symbol merged into its left neighbour
+};
+
+struct Merge {
+    int32_t rank = 0;
+    int32_t pos = 0;
+    int32_t new_id = 0;
+};
+
+// Orders the heap so that top() is the lowest rank, then the leftmost position.
+struct MergeAfter {
+    bool operator()(const Merge& a, const Merge& b) const {
+        return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
+    }
+};
+
+void add_symbol(std::vector<Symbol>& symbols, int32_t id, std::size_t num_bytes) {
+    const auto idx = static_cast<int32_t>(symbols.size());
+    if (!symbols.empty()) {
+        symbols.back().next = idx;
+    }
+    symbols.push_back(Symbol{id, idx - 1, -1, static_cast<int32_t>(num_bytes)});
+}
+
+}  // namespace
+
+void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& dst) const {
+    // Symbols: BPE::merge_word. A run of unknown chars is held back so that it can be
+    // fused into one <unk>; note that a byte-fallback char does not flush it (as there).
+    std::vector<Symbol> symbols;
+    symbols.reserve(word.size());
+    int32_t unk_bytes = 0;  // bytes of the pending <unk>, 0 when none
+    std::size_t pos = 0;
+    while (pos < word.size()) {
+        const std::size_t n = utf8_seq_len(static_cast<unsigned char>(word[pos]));
+        const bool is_first = pos == 0;
+        const bool is_last = pos + n >= word.size();
+        const std::string_view ch = word.substr(pos, n);
+        pos += n;
+        const int32_t id = char_id(ch, is_first, is_last);
+        if (id >= 0) {
+            if (unk_bytes > 0) {
+                add_symbol(symbols, unk_id_, static_cast<std::size_t>(unk_bytes));
+                unk_bytes = 0;
+            }
+            add_symbol(symbols, id, n);
+            continue;
+        }
+        if (config_.byte_fallback) {
+            std::string s(ch);
+            if (!is_first) {
+                s = config_.continuing_subword_prefix + s;
+            }
+            if (is_last) {
+                s += config_.end_of_word_suffix;
+            }
+            bool all_bytes = true;
+            for (const char b : s) {
+                all_bytes = all_bytes && byte_ids_[static_cast<unsigned char>(b)] >= 0;
+            }
+            if (all_bytes) {
+                for (const char b : s) {
+                    add_symbol(symbols, byte_ids_[static_cast<unsigned char>(b)], 1);
+                }
+                continue;
+            }
+        }
+        if (unk_id_ < 0) {
+            continue;
+        }
+        if (unk_bytes > 0 && !config_.fuse_unk) {
+            add_symbol(symbols, unk_id_, static_cast<std::size_t>(unk_bytes));
+            unk_bytes = 0;
+        }
+        unk_bytes += static_cast<int32_t>(n);
+    }
+    if (unk_bytes > 0) {
+        add_symbol(symbols, unk_id_, static_cast<std::size_t>(unk_bytes));
+    }
+
+    // Word::merge_all: a stale heap entry is recognised by its pair no longer giving
+    // the same merged id.
+    std::vector<Merge> heap_storage;
+    heap_storage.reserve(symbols.size());
+    std::priority_queue<Merge, std::vector<Merge>, MergeAfter> queue(MergeAfter{},
+                                                                     std::move(heap_storage));
+    for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
+        if (const PairMap::Value* m = merges_.find(symbols[i].id, symbols[i + 1].id)) {
+            queue.push(Merge{m->rank, static_cast<int32_t>(i), m->new_id});
+        }
+    }
+    while (!queue.empty()) {
+        const Merge top = queue.top();
+        queue.pop();
+        Symbol& cur = symbols[top.pos];
+        if (cur.num_bytes == 0 || cur.next == -1) {
+            continue;
+        }
+        const Symbol right = symbols[cur.next];
+        const PairMap::Value* m = merges_.find(cur.id, right.id);
+        if (m == nullptr || m->new_id != top.new_id) {
+            continue;
+        }
+        symbols[cur.next].num_bytes = 0;
+        cur.id = top.new_id;
+        cur.num_bytes += right.num_bytes;
+        cur.next = right.next;
+        if (right.next >= 0) {
+            symbols[right.next].prev = top.pos;
+        }
+        if (cur.prev >= 0) {
+            if (const PairMap::Value* pm = merges_.find(symbols[cur.prev].id, cur.id)) {
+                queue.push(Merge{pm->rank, cur.prev, pm->new_id});
+            }
+        }
+        if (cur.next >= 0) {
+            if (const PairMap::Value* nm = merges_.find(cur.id, symbols[cur.next].id)) {
+                queue.push(Merge{nm->rank, top.pos, nm->new_id});
+            }
+        }
+    }
+    for (const Symbol& s : symbols) {
+        if (s.num_bytes != 0) {
+            dst.push_back(s.id);
+        }
+    }
+}
+
+}  // namespace mcomp::tok
