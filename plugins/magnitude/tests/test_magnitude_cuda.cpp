@@ -3,6 +3,7 @@
 // same integer magnitude keys). Skips without a usable GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>

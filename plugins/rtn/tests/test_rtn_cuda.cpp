@@ -3,6 +3,7 @@
 // rtn_grid.hpp with IEEE division and round-half-even). Skips without a usable GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
