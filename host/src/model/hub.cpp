@@ -919,6 +919,27 @@ Expected<fs::path> ModelDownloader::store_blob(const std::string& file, const Fi
     return download_blob(file, meta, repo_dir_ / "blobs" / (key + ".incomplete"));
 }
 
+// Resume: hashes what an earlier attempt (or process, or the Python tools) left in the
+// .incomplete file and positions it at its end; returns the byte count kept.
+Expected<long long> prepare_resume(int fd, const fs::path& incomplete, long long total_bytes,
+                                   EVP_MD_CTX* sha) {
+    EVP_DigestInit_ex(sha, EVP_sha256(), nullptr);
+    long long kept_bytes = 0;
+    std::vector<char> buffer(1 << 20);
+    for (ssize_t n = 0; (n = ::read(fd, buffer.data(), buffer.size())) > 0;) {
+        EVP_DigestUpdate(sha, buffer.data(), static_cast<size_t>(n));
+        kept_bytes += n;
+    }
+    if (total_bytes >= 0 && kept_bytes > total_bytes) {
+        kept_bytes = 0;  // longer than the file: not ours, start over
+        EVP_DigestInit_ex(sha, EVP_sha256(), nullptr);
+    }
+    if (::ftruncate(fd, kept_bytes) != 0 || ::lseek(fd, kept_bytes, SEEK_SET) != kept_bytes) {
+        return make_error(ErrorKind::io, incomplete.string() + ": cannot resume: " + errno_text());
+    }
+    return kept_bytes;
+}
+
 // One GET from the current end of the .incomplete file; `retry` says whether to try again.
 Status ModelDownloader::attempt_download(const std::string& url, const fs::path& incomplete,
                                          Progress& progress, EVP_MD_CTX* sha, bool& retry) {
@@ -927,23 +948,11 @@ Status ModelDownloader::attempt_download(const std::string& url, const fs::path&
     if (fd.get() < 0) {
         return make_error(ErrorKind::io, incomplete.string() + ": cannot open: " + errno_text());
     }
-    // Resume: hash what an earlier attempt (or process, or the Python tools) left.
-    EVP_DigestInit_ex(sha, EVP_sha256(), nullptr);
-    long long start_bytes = 0;
-    std::vector<char> buffer(1 << 20);
-    for (ssize_t n = 0; (n = ::read(fd.get(), buffer.data(), buffer.size())) > 0;) {
-        EVP_DigestUpdate(sha, buffer.data(), static_cast<size_t>(n));
-        start_bytes += n;
+    const auto resumed = prepare_resume(fd.get(), incomplete, progress.total_bytes, sha);
+    if (!resumed) {
+        return resumed.error();
     }
-    if (progress.total_bytes >= 0 && start_bytes > progress.total_bytes) {
-        start_bytes = 0;  // longer than the file: not ours, start over
-        EVP_DigestInit_ex(sha, EVP_sha256(), nullptr);
-        if (::ftruncate(fd.get(), 0) != 0) {
-            return make_error(ErrorKind::io,
-                              incomplete.string() + ": cannot truncate: " + errno_text());
-        }
-    }
-    ::lseek(fd.get(), start_bytes, SEEK_SET);
+    const long long start_bytes = *resumed;
     if (start_bytes > 0) {
         spdlog::info("{}: resuming at {:.1f} MB", progress.label, start_bytes / kBytesPerMb);
     }

@@ -15,6 +15,15 @@
 // <cache> is $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
 // ~/.cache/huggingface/hub. A complete cached snapshot is used without touching the network
 // (pass a commit hash as revision to pin one; delete refs/<revision> to pick up a newer one).
+//
+// Downloads: HEAD {endpoint}/{id}/resolve/{revision}/{file} gives X-Repo-Commit, the ETag
+// (X-Linked-Etag for LFS files) and the size (X-Linked-Size or Content-Length); files after
+// the first are asked for at that commit. The GET follows the redirect to the CDN (the token
+// goes to the endpoint's own host only), appends to blobs/<etag>.incomplete (Range resumes a
+// dropped transfer, in this run up to max_retries times, or in the next one), checks the size
+// and, when the ETag is a sha256 (LFS files), the sha256; then fsync, rename into blobs/ and
+// an atomic symlink into the snapshot. Small git-stored files (config, tokenizer) are checked
+// by size only: their ETag is a git blob sha1, which is not verified.
 #pragma once
 
 #include <functional>
