@@ -18,6 +18,7 @@ Content comes from ROOT/{org}/{name}/{file}. Test modes:
   --corrupt FILE    FILE's bytes are served with one byte flipped (headers stay right)
   --ignore-range    answer Range requests with the whole file (200), as some servers do
   --no-etag         send neither ETag nor X-Linked-Etag
+  --rename OLD=NEW  requests for repository OLD get a relative 307 to NEW (a renamed repo)
   --token T         requests without "Authorization: Bearer T" get 401
   --log PATH        one line per request: "METHOD PATH range=... auth=..."
 
@@ -88,6 +89,9 @@ class Handler(BaseHTTPRequestHandler):
         if opts.token and self.headers.get("Authorization") != "Bearer " + opts.token:
             return self.error(401, "Unauthorized", "Invalid credentials in Authorization header")
         parts = [unquote(p) for p in self.path.split("?")[0].split("/")[1:]]
+        if opts.rename and len(parts) >= 2 and "/".join(parts[:2]) == opts.rename.split("=")[0]:
+            moved = "/" + opts.rename.split("=")[1] + "/" + "/".join(self.path.split("/")[3:])
+            return self.reply(307, {"Location": moved})  # relative: the repo was renamed
         if len(parts) >= 5 and parts[2] == "resolve":
             return self.resolve(parts[0] + "/" + parts[1], parts[3], "/".join(parts[4:]))
         if len(parts) >= 4 and parts[0] == "cdn":
@@ -176,6 +180,7 @@ def main():
     parser.add_argument("--token", default="")
     parser.add_argument("--ignore-range", action="store_true")
     parser.add_argument("--no-etag", action="store_true")
+    parser.add_argument("--rename", default="")
     parser.add_argument("--log", default="")
     opts = parser.parse_args()
 

@@ -489,5 +489,16 @@ TEST_F(HubDownload, ConcurrentResolvesShareOneDownload) {
     EXPECT_TRUE(incomplete_files().empty());
 }
 
+TEST_F(HubDownload, RenamedRepositoryFollowsRelativeRedirects) {
+    ASSERT_TRUE(start({"--rename", "old/tiny=org/tiny"}));
+    const auto dir = resolve_model("old/tiny", options());
+    ASSERT_TRUE(dir) << dir.error().message;
+    const fs::path snapshot = repo_dir("models--old--tiny") / "snapshots" / kCommit;
+    EXPECT_EQ(*dir, snapshot.string());
+    EXPECT_EQ(read_text(snapshot / "config.json"), read_text(root() / "org/tiny/config.json"));
+    EXPECT_EQ(read_text(snapshot / "model.safetensors"), weights_);
+    EXPECT_EQ(count_requests("HEAD /org/tiny/resolve/main/config.json"), 1u);
+}
+
 }  // namespace
 }  // namespace mcomp
