@@ -1,7 +1,7 @@
 // bpe.cpp: see bpe.hpp.
 #include "tokenizer/bpe.hpp"
 
-#include <queue>
+#include <algorithm>
 
 #include <spdlog/spdlog.h>
 
@@ -202,17 +202,21 @@ struct Symbol {
     int32_t num_bytes = 0;  // 0 marks a symbol merged into its left neighbour
 };
 
+// A candidate merge; `key` = rank << 32 | position, so that one integer comparison
+// orders by lowest rank, then leftmost position, as Word::merge_all's heap does.
 struct Merge {
-    int32_t rank = 0;
-    int32_t pos = 0;
+    uint64_t key = 0;
     int32_t new_id = 0;
 };
 
-// Orders the heap so that top() is the lowest rank, then the leftmost position.
+Merge make_merge(int32_t rank, int32_t pos, int32_t new_id) {
+    return Merge{(uint64_t{static_cast<uint32_t>(rank)} << 32) | static_cast<uint32_t>(pos),
+                 new_id};
+}
+
+// Heap order for std::push_heap / pop_heap: the front is the smallest key.
 struct MergeAfter {
-    bool operator()(const Merge& a, const Merge& b) const {
-        return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
-    }
+    bool operator()(const Merge& a, const Merge& b) const { return a.key > b.key; }
 };
 
 void add_symbol(std::vector<Symbol>& symbols, int32_t id, std::size_t num_bytes) {
@@ -281,19 +285,24 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& dst) cons
 
     // Word::merge_all: a stale heap entry is recognised by its pair no longer giving
     // the same merged id.
-    std::vector<Merge> heap_storage;
-    heap_storage.reserve(symbols.size());
-    std::priority_queue<Merge, std::vector<Merge>, MergeAfter> queue(MergeAfter{},
-                                                                     std::move(heap_storage));
+    std::vector<Merge> heap;
+    heap.reserve(symbols.size());
     for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
         if (const PairMap::Value* m = merges_.find(symbols[i].id, symbols[i + 1].id)) {
-            queue.push(Merge{m->rank, static_cast<int32_t>(i), m->new_id});
+            heap.push_back(make_merge(m->rank, static_cast<int32_t>(i), m->new_id));
         }
     }
-    while (!queue.empty()) {
-        const Merge top = queue.top();
-        queue.pop();
-        Symbol& cur = symbols[top.pos];
+    std::make_heap(heap.begin(), heap.end(), MergeAfter{});
+    auto push = [&heap](Merge m) {
+        heap.push_back(m);
+        std::push_heap(heap.begin(), heap.end(), MergeAfter{});
+    };
+    while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), MergeAfter{});
+        const Merge top = heap.back();
+        heap.pop_back();
+        const auto pos = static_cast<int32_t>(top.key & 0xFFFFFFFFu);
+        Symbol& cur = symbols[pos];
         if (cur.num_bytes == 0 || cur.next == -1) {
             continue;
         }
@@ -307,16 +316,16 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& dst) cons
         cur.num_bytes += right.num_bytes;
         cur.next = right.next;
         if (right.next >= 0) {
-            symbols[right.next].prev = top.pos;
+            symbols[right.next].prev = pos;
         }
         if (cur.prev >= 0) {
             if (const PairMap::Value* pm = merges_.find(symbols[cur.prev].id, cur.id)) {
-                queue.push(Merge{pm->rank, cur.prev, pm->new_id});
+                push(make_merge(pm->rank, cur.prev, pm->new_id));
             }
         }
         if (cur.next >= 0) {
             if (const PairMap::Value* nm = merges_.find(cur.id, symbols[cur.next].id)) {
-                queue.push(Merge{nm->rank, top.pos, nm->new_id});
+                push(make_merge(nm->rank, pos, nm->new_id));
             }
         }
     }
