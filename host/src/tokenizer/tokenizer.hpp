@@ -29,8 +29,8 @@ class Tokenizer {
     // special_tokens_map.json when present. Errors name the file and the key.
     static Expected<Tokenizer> load(const std::string& model_dir);
 
-    // Same, from the text of the files (tokenizer_config_json may be empty). `source`
-    // names the tokenizer in error messages.
+    // Same, from the text of the files (tokenizer_config_json may be empty); messages
+    // name them as if they were in a folder called `source`.
     static Expected<Tokenizer> from_json(std::string_view tokenizer_json,
                                          std::string_view tokenizer_config_json,
                                          const std::string& source);

@@ -618,9 +618,9 @@ Expected<Tokenizer::Impl> build_checked(const std::string& tokenizer_text,
 Expected<Tokenizer> Tokenizer::from_json(std::string_view tokenizer_json,
                                          std::string_view tokenizer_config_json,
                                          const std::string& source) {
-    Expected<Impl> impl =
-        build_checked(std::string(tokenizer_json), source, std::string(tokenizer_config_json),
-                      source + " (tokenizer_config)", std::string(), std::string());
+    Expected<Impl> impl = build_checked(
+        std::string(tokenizer_json), source + "/tokenizer.json", std::string(tokenizer_config_json),
+        source + "/tokenizer_config.json", std::string(), std::string());
     if (!impl) {
         return impl.error();
     }
