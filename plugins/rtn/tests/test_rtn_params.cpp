@@ -26,7 +26,7 @@ const std::vector<BadParams>& schema_cases() {
         {"bits as string",
          {{"bits", std::string("4"), ""}},
          "params.bits: expected an integer, found \"4\""},
-        {"group_size below -1",
+        {"group_size below minus one",
          {{"group_size", int64_t{-2}, ""}},
          "params.group_size: expected a value >= -1, found -2"},
         {"sym as int", {{"sym", int64_t{1}, ""}}, "params.sym: expected a boolean, found 1"},
