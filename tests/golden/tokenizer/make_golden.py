@@ -6,8 +6,11 @@ Writes, next to this script (or to --out-dir):
                         with and without special tokens (plus whole-file counts when
                         --data-dir is given);
   bytelevel_tiny.json   two small GPT-2 style byte-level tokenizers built below (the same
-                        ones tests/unit/tokenizer/test_byte_level.cpp builds), each with
-                        the ids the library gives for BYTE_LEVEL_TEXTS.
+                        ones tests/unit/tokenizer/tiny_byte_level.hpp builds), each with
+                        the ids the library gives for BYTE_LEVEL_TEXTS;
+  metaspace_tiny.json   three small sentencepiece-style tokenizers (byte fallback,
+                        Metaspace, <unk>; tests/unit/tokenizer/tiny_metaspace.hpp) with the
+                        ids for METASPACE_TEXTS.
 The C++ test tests/unit/tokenizer/test_golden.cpp compares mcomp's ids with these.
 
 Usage (needs `pip install tokenizers`; no network is used):
@@ -175,7 +178,103 @@ def tiny_tokenizer(variant):
     }
 
 
-VARIANTS = ["llama3", "gpt2"]
+# Texts for the tiny sentencepiece-style tokenizers: prefix spaces, byte fallback,
+# unknown chars, specials at the start and inside.
+METASPACE_TEXTS = [
+    "hello world",
+    " hello",
+    "hello  world",
+    "  hello",
+    "hello ",
+    "héllo wörld",
+    "日本",
+    "<s>hello</s>",
+    "hello<s>world",
+    "hello <s> world",
+    "",
+    " ",
+    "\n",
+    "a\tb\nc",
+    "HELLO",
+    "hello.world,",
+    "xyz 😀😀",
+]
+
+META_CHARS = list("▁abcdefghijklmnopqrstuvwxyz.,")
+META_MERGES = [
+    ("▁", "h"), ("e", "l"), ("l", "o"), ("▁h", "el"), ("▁hel", "lo"), ("▁", "w"), ("o", "r"),
+    ("▁w", "or"), ("l", "d"), ("▁wor", "ld"), ("▁", "▁"), ("▁", "a"),
+]
+
+
+def tiny_metaspace(variant):
+    """The tiny sentencepiece-style tokenizer.json of test_metaspace.cpp, as a dict.
+
+    Ids: <unk> 0, <s> 1, </s> 2, <0x00>..<0xFF> 3..258, then META_CHARS, then the merges.
+    variant "llama2": Prepend + Replace normalizer, no pre-tokenizer, byte fallback, fused
+    <unk> ("a b" merges). "metaspace_first": Metaspace(prepend_scheme first, split false)
+    pre-tokenizer, byte fallback ([a, b] merges). "metaspace_always": Metaspace(always,
+    split true), no byte fallback and unfused <unk>.
+    """
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+    for b in range(256):
+        vocab["<0x%02X>" % b] = len(vocab)
+    for c in META_CHARS:
+        vocab[c] = len(vocab)
+    for a, b in META_MERGES:
+        vocab[a + b] = len(vocab)
+    added = [{"id": i, "content": c, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True}
+             for i, c in enumerate(["<unk>", "<s>", "</s>"])]
+    normalizer = None
+    pre = None
+    if variant == "llama2":
+        normalizer = {"type": "Sequence", "normalizers": [
+            {"type": "Prepend", "prepend": "▁"},
+            {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]}
+        decoder = {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+            {"type": "ByteFallback"}, {"type": "Fuse"},
+            {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
+        merges = [a + " " + b for a, b in META_MERGES]
+    else:
+        first = variant == "metaspace_first"
+        meta = {"type": "Metaspace", "replacement": "▁",
+                "prepend_scheme": "first" if first else "always", "split": not first}
+        pre = meta
+        decoder = {"type": "Sequence", "decoders": [meta, {"type": "ByteFallback"},
+                                                    {"type": "Fuse"}]}
+        merges = [[a, b] for a, b in META_MERGES]
+    post = {"type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                       {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                     {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": "<s>", "type_id": 1}},
+                     {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}}
+    fallback = variant != "metaspace_always"
+    return {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+        "normalizer": normalizer, "pre_tokenizer": pre, "post_processor": post,
+        "decoder": decoder,
+        "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>",
+                  "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                  "fuse_unk": fallback, "byte_fallback": fallback, "ignore_merges": False,
+                  "vocab": vocab, "merges": merges},
+    }
+
+
+# Golden file -> (texts, {variant: tokenizer.json dict}).
+def tiny_sets():
+    return {
+        "bytelevel_tiny.json": (BYTE_LEVEL_TEXTS, {v: tiny_tokenizer(v) for v in ["llama3", "gpt2"]}),
+        "metaspace_tiny.json": (METASPACE_TEXTS, {v: tiny_metaspace(v) for v in
+                                                  ["llama2", "metaspace_first",
+                                                   "metaspace_always"]}),
+    }
+
+
 COUNT_FILES = ["tinystories/ts_calib.txt", "tinystories/ts_dev.txt"]
 
 
@@ -211,9 +310,10 @@ def emit_inputs(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "inputs.json"), "w", encoding="utf-8") as f:
         json.dump({
-        "golden_texts": GOLDEN_TEXTS, "byte_level_texts": BYTE_LEVEL_TEXTS,
-        "count_files": COUNT_FILES,
-        "variants": {v: tiny_tokenizer(v) for v in VARIANTS}}, f, ensure_ascii=False)
+            "golden_texts": GOLDEN_TEXTS, "count_files": COUNT_FILES,
+            "tiny": {name: {"texts": texts, "variants": variants}
+                     for name, (texts, variants) in tiny_sets().items()}},
+            f, ensure_ascii=False)
 
 
 def main():
@@ -248,14 +348,12 @@ def main():
                 out["counts"].append({"file": rel, "add_special_tokens": True, "num_tokens": n})
         write_json(os.path.join(args.out_dir, "tinystories656k.json"), out)
 
-    variants = []
-    for v in VARIANTS:
-        spec = tiny_tokenizer(v)
-        tok = Tokenizer.from_str(json.dumps(spec))
-        variants.append({"name": v, "tokenizer": spec,
-                         "cases": encode_cases(tok, BYTE_LEVEL_TEXTS)})
-    write_json(os.path.join(args.out_dir, "bytelevel_tiny.json"),
-               {"generator": generator, "variants": variants})
+    for name, (texts, specs) in tiny_sets().items():
+        variants = []
+        for v, spec in specs.items():
+            tok = Tokenizer.from_str(json.dumps(spec))
+            variants.append({"name": v, "tokenizer": spec, "cases": encode_cases(tok, texts)})
+        write_json(os.path.join(args.out_dir, name), {"generator": generator, "variants": variants})
     return 0
 
 

@@ -63,12 +63,14 @@ async function main() {
     generator, model: "TinyStories-656K",
     cases: await encodeCases(tok, inputs.golden_texts), counts });
 
-  const variants = [];
-  for (const [name, spec] of Object.entries(inputs.variants)) {
-    const t = Tokenizer.fromString(JSON.stringify(spec));
-    variants.push({ name, tokenizer: spec, cases: await encodeCases(t, inputs.byte_level_texts) });
+  for (const [file, set] of Object.entries(inputs.tiny)) {
+    const variants = [];
+    for (const [name, spec] of Object.entries(set.variants)) {
+      const t = Tokenizer.fromString(JSON.stringify(spec));
+      variants.push({ name, tokenizer: spec, cases: await encodeCases(t, set.texts) });
+    }
+    writeJson(path.join(outDir, file), { generator, variants });
   }
-  writeJson(path.join(outDir, "bytelevel_tiny.json"), { generator, variants });
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,6 +1,7 @@
 // test_golden.cpp: mcomp's ids against the Hugging Face `tokenizers` library, from the
 // files tests/golden/tokenizer/make_golden.py writes (tinystories656k.json needs the
-// shared TinyStories-656K model too; bytelevel_tiny.json is self-contained).
+// shared TinyStories-656K model too; bytelevel_tiny.json and metaspace_tiny.json are
+// self-contained).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tiny_byte_level.hpp"
+#include "tiny_metaspace.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "util/strings.hpp"
 
@@ -69,23 +71,33 @@ TEST(Golden, TinyStories656kMatchesReference) {
     }
 }
 
-TEST(Golden, TinyByteLevelMatchesReference) {
-    const json golden = read_golden("bytelevel_tiny.json");
+// Each variant's tokenizer.json must be the one this suite builds, or its ids mean
+// nothing for the hand-derived tests.
+void expect_tiny_file(const char* file, std::size_t num_variants,
+                      nlohmann::json (*build)(const std::string&)) {
+    const json golden = read_golden(file);
     if (golden.is_null()) {
-        GTEST_SKIP() << golden_path("bytelevel_tiny.json")
+        GTEST_SKIP() << golden_path(file)
                      << " is absent; run tests/golden/tokenizer/make_golden.py";
     }
     SCOPED_TRACE(golden.at("generator").get<std::string>());
-    ASSERT_EQ(golden.at("variants").size(), 2u);
+    ASSERT_EQ(golden.at("variants").size(), num_variants);
     for (const json& v : golden.at("variants")) {
         const std::string name = v.at("name").get<std::string>();
-        // The reference saw the same tokenizer this suite builds, or the ids mean nothing.
-        ASSERT_EQ(v.at("tokenizer"), test::tiny_byte_level_tokenizer(name))
-            << name << ": make_golden.py and tiny_byte_level.hpp disagree";
+        ASSERT_EQ(v.at("tokenizer"), build(name))
+            << file << " " << name << ": make_golden.py and the test's builder disagree";
         Expected<Tokenizer> t = Tokenizer::from_json(v.at("tokenizer").dump(), "", name);
         ASSERT_TRUE(t.has_value()) << t.error().message;
         expect_cases(*t, v.at("cases"), name);
     }
+}
+
+TEST(Golden, TinyByteLevelMatchesReference) {
+    expect_tiny_file("bytelevel_tiny.json", 2, &test::tiny_byte_level_tokenizer);
+}
+
+TEST(Golden, TinyMetaspaceMatchesReference) {
+    expect_tiny_file("metaspace_tiny.json", 3, &test::tiny_metaspace_tokenizer);
 }
 
 }  // namespace
