@@ -89,6 +89,13 @@ class Backend {
     // Cross entropy per row: nll[i] = logsumexp(logits[i, :]) - logits[i, targets[i]], in
     // fp32 like torch's log_softmax; targets and nll on the host.
     virtual void cross_entropy(const Tensor& logits, const std::int32_t* targets, float* nll) = 0;
+
+    // ---- compute dtype -------------------------------------------------------------------
+
+    // The dtype this backend keeps activations and weights in: F32 here and on the CPU; a
+    // CUDA backend may be created for F16 or BF16 (fp32 accumulation inside every kernel).
+    // Model code allocates activations with it; upload_weight() returns it.
+    virtual DType compute_dtype() const { return DType::f32; }
 };
 
 }  // namespace mcomp
