@@ -68,12 +68,18 @@ endforeach()
 # ---- 3. the installed CLI sees it through MCOMP_PLUGIN_PATH ------------------------------------
 set(with_path ${CMAKE_COMMAND} -E env "MCOMP_PLUGIN_PATH=${example_build}/plugins")
 run_step("mcomp plugins list" out ${with_path} "${mcomp}" plugins list)
-expect_output("mcomp plugins list" "${out}" "ternary" "rtn" "magnitude")
+expect_output("mcomp plugins list" "${out}" "ternary 0\\.1\\.0" "ternary \\(quantizer, layer\\)"
+              "rtn 1\\.0\\.0" "magnitude 1\\.0\\.0")
+if(out MATCHES "ternary \\(broken\\)")
+    message(FATAL_ERROR "mcomp plugins list: the example's manifest was refused:\n${out}")
+endif()
 run_step("mcomp plugins show ternary" out ${with_path} "${mcomp}" plugins show ternary)
-expect_output("mcomp plugins show ternary" "${out}" "ternary" "0\\.1\\.0" "quantizer"
-              "delta_ratio" "0\\.7")
+expect_output("mcomp plugins show ternary" "${out}" "plugin ternary 0\\.1\\.0"
+              "technique ternary \\(quantizer, layer granularity\\)"
+              "delta_ratio +float +default 0\\.7, min 0\\.0, max 1\\.0")
 run_step("mcomp plugins test ternary" out ${with_path} "${mcomp}" plugins test ternary)
-expect_output("mcomp plugins test ternary" "${out}" "ternary")
+expect_output("mcomp plugins test ternary" "${out}" "ternary \\(quantizer, layer\\) on cpu"
+              "quant: +bits 2, group_size -1, num_groups 1" "largest code 2" "ok \\(")
 
 # ---- 4. installed next to mcomp's own plugins, found without any setting ----------------------
 run_step("install the example" out ${CMAKE_COMMAND} --install "${example_build}")
@@ -82,7 +88,9 @@ if(NOT EXISTS "${prefix}/lib/mcomp/plugins/ternary/libmcomp_ternary_cpu.so")
 endif()
 set(without_path ${CMAKE_COMMAND} -E env --unset=MCOMP_PLUGIN_PATH)
 run_step("mcomp plugins list (installed)" out ${without_path} "${mcomp}" plugins list)
-expect_output("mcomp plugins list (installed)" "${out}" "ternary")
+expect_output("mcomp plugins list (installed)" "${out}" "ternary 0\\.1\\.0"
+              "plugins/ternary/plugin\\.toml")
 run_step("mcomp plugins test ternary (installed)" out ${without_path} "${mcomp}" plugins test
          ternary)
+expect_output("mcomp plugins test ternary (installed)" "${out}" "ok \\(")
 message(STATUS "third-party plugin: built against the installed SDK and accepted by mcomp")
