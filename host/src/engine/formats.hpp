@@ -67,6 +67,7 @@ std::vector<std::int32_t> sequential_g_idx(std::int64_t in_features, int group_s
 Status validate_quantized_linear(const QuantizedLinear& layer);
 
 // W [out, in] in fp32, scales taken as they are: scales[o, g] · (codes[o, i] − zeros[o, g]).
+// `layer` must be valid (validate_quantized_linear); every unpacker returns valid layers.
 std::vector<float> dequantize(const QuantizedLinear& layer);
 
 // `layer` with its scales rounded to nearest even in `dtype` (F16 or BF16; F32 copies):

@@ -10,6 +10,7 @@
 // low bits first, zero-padding the last word; weights along the input dim (packed_dim 1),
 // zero points along the output dim (packed_dim 0). Symmetric layers store no zero point.
 #include <string>
+#include <utility>
 
 #include "engine/formats.hpp"
 #include "engine/formats_detail.hpp"

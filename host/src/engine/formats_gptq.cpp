@@ -8,6 +8,7 @@
 // file packs every width. v1 ("gptq") stores zero − 1 in each field; GPTQModel's loader
 // shifts each field back by +1 mod 2^bits, so zero 0 (field 2^bits − 1) survives there.
 #include <string>
+#include <utility>
 
 #include "engine/formats.hpp"
 #include "engine/formats_detail.hpp"

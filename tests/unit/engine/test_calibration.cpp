@@ -18,6 +18,9 @@
 #include <array>
 #include <cstdint>
 
+#include "tokenizer/tokenizer.hpp"
+#include "util/strings.hpp"
+
 namespace mcomp {
 namespace {
 
@@ -108,6 +111,26 @@ TEST(SampleWindowStarts, TinyStoriesCalibrationWindows) {
         EXPECT_GE(start, 0);
         EXPECT_LE(start + 512, 132548 - 1);  // randint's upper bound leaves the last token out
     }
+}
+
+// The same, end to end: the shared calibration text through mcomp's tokenizer.
+TEST(SampleWindowStarts, TinyStoriesCalibrationTextEndToEnd) {
+    const std::string model_dir = test_data_dir() + "/models/TinyStories-656K";
+    const std::string text_path = test_data_dir() + "/data/tinystories/ts_calib.txt";
+    Expected<Tokenizer> tokenizer = Tokenizer::load(model_dir);
+    std::string text;
+    if (!tokenizer || !read_file(text_path, text)) {
+        GTEST_SKIP() << "shared model or ts_calib.txt missing under " << test_data_dir()
+                     << " (set MCOMP_TEST_DATA to the shared folder)";
+    }
+    const std::vector<std::int32_t> tokens = tokenizer->encode(text, true);
+    ASSERT_EQ(tokens.size(), 132548u);
+    const Expected<std::vector<std::int64_t>> starts =
+        sample_window_starts(static_cast<std::int64_t>(tokens.size()), 512, 128, 0);
+    ASSERT_TRUE(starts.has_value());
+    ASSERT_EQ(starts->size(), 128u);
+    EXPECT_EQ(std::vector<std::int64_t>(starts->begin(), starts->begin() + 5),
+              (std::vector<std::int64_t>{100989, 110250, 10612, 67873, 127383}));
 }
 
 TEST(SampleWindowStarts, SmallestStreamHasOneWindow) {

@@ -3,6 +3,8 @@
 // with F16 / BF16 / F32 scales, act-order g_idx, config and bad inputs.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "engine/formats.hpp"
 #include "format_test_layers.hpp"
 
