@@ -126,12 +126,10 @@ void MagnitudeTechnique::finish_layer(mc_layer_result& dst) {
                              ", achieved " + format_fraction(achieved) + " (" +
                              std::to_string(num_pruned) + " of " + std::to_string(numel) +
                              " weights pruned)";
-    // More than one weight past the target means ties at the threshold (e.g. many zeros).
-    if (num_pruned > threshold_rank(numel, config_.sparsity) + 1) {
-        host_.info(line + ": ties at the threshold pruned extra weights");
-    } else {
-        host_.debug(line);
-    }
+    // The reference prunes |w| <= the value at the rank, so rank + 1 weights at least; more
+    // means ties at the threshold (often many exact zeros).
+    const bool ties = num_pruned > threshold_rank(numel, config_.sparsity) + 1;
+    host_.info(line + (ties ? "; ties at the threshold pruned extra weights" : ""));
 }
 
 }  // namespace mcomp::magnitude

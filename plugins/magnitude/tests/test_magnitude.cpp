@@ -2,6 +2,8 @@
 // against hand-checked cases and against a plain reference written here from Wanda's
 // prune_magnitude() (locuslab/wanda, lib/prune.py).
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/host_services.hpp"
 #include "plugin_harness.hpp"
 
 namespace mcomp::test {
@@ -196,6 +199,25 @@ TEST(Magnitude, NOfMMatchesReferenceAndIsExact) {
             }
         }
     }
+}
+
+TEST(Magnitude, LogsTheSparsityReachedAndTiesAtTheThreshold) {
+    // The host routes plugin log lines into the spdlog logger "plugin.magnitude".
+    auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(8);
+    const auto logger = plugin_logger("magnitude");
+    logger->sinks().push_back(sink);
+    const LayerCase layer{2, 4, {1, 1, 1, 1, 1, 1, 2, 3}};
+    run_magnitude(layer, unstructured(0.25));
+    logger->sinks().pop_back();
+    std::string lines;
+    for (const std::string& line : sink->last_formatted()) {
+        lines += line;
+    }
+    EXPECT_NE(lines.find("magnitude: layer test.layer: target sparsity 0.250000, achieved "
+                         "0.750000 (6 of 8 weights pruned); ties at the threshold pruned extra "
+                         "weights"),
+              std::string::npos)
+        << lines;
 }
 
 TEST(Magnitude, NOfMRejectsARowThatIsNotWholeGroups) {
