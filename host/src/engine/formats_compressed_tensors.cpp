@@ -111,6 +111,40 @@ Expected<std::pair<std::int64_t, std::int64_t>> read_weight_shape(const LayerTen
     return std::make_pair(out, in);
 }
 
+// codes [out, in] from weight_packed [out, ceil(in / (32/bits))] (unpack_from_int32,
+// packed_dim 1, without the signed offset).
+std::vector<std::uint8_t> read_ct_codes(const TensorView& packed, std::int64_t out, std::int64_t in,
+                                        int bits) {
+    const int per_word = 32 / bits;
+    const std::int64_t words_per_row = ceil_div(in, per_word);
+    const std::uint32_t mask = (1u << bits) - 1u;
+    const std::vector<std::uint32_t> words = read_words(packed);
+    std::vector<std::uint8_t> codes(static_cast<std::size_t>(out * in), 0);
+    for (std::int64_t o = 0; o < out; ++o) {
+        for (std::int64_t i = 0; i < in; ++i) {
+            const std::uint32_t word = words[o * words_per_row + i / per_word];
+            codes[o * in + i] = static_cast<std::uint8_t>((word >> (bits * (i % per_word))) & mask);
+        }
+    }
+    return codes;
+}
+
+// zeros [out, groups] from weight_zero_point [ceil(out / (32/bits)), groups] (packed_dim 0).
+std::vector<float> read_ct_zeros(const TensorView& packed, std::int64_t out, std::int64_t groups,
+                                 int bits) {
+    const int per_word = 32 / bits;
+    const std::uint32_t mask = (1u << bits) - 1u;
+    const std::vector<std::uint32_t> words = read_words(packed);
+    std::vector<float> zeros(static_cast<std::size_t>(out * groups), 0.0f);
+    for (std::int64_t o = 0; o < out; ++o) {
+        for (std::int64_t g = 0; g < groups; ++g) {
+            const std::uint32_t word = words[(o / per_word) * groups + g];
+            zeros[o * groups + g] = static_cast<float>((word >> (bits * (o % per_word))) & mask);
+        }
+    }
+    return zeros;
+}
+
 }  // namespace
 
 Expected<QuantizedLinear> unpack_compressed_tensors(const LayerTensors& tensors,
@@ -146,16 +180,7 @@ Expected<QuantizedLinear> unpack_compressed_tensors(const LayerTensors& tensors,
     MCOMP_TRY(scales);
     MCOMP_TRY(require_shape(**scales, module, "weight_scale", {out, groups}, why));
 
-    const std::uint32_t mask = (1u << bits) - 1u;
-    const std::vector<std::uint32_t> words = read_words(**packed);
-    layer.codes.resize(static_cast<std::size_t>(out * in));
-    for (std::int64_t o = 0; o < out; ++o) {
-        for (std::int64_t i = 0; i < in; ++i) {
-            const std::uint32_t word = words[o * words_per_row + i / per_word];
-            layer.codes[o * in + i] =
-                static_cast<std::uint8_t>((word >> (bits * (i % per_word))) & mask);
-        }
-    }
+    layer.codes = read_ct_codes(**packed, out, in, bits);
     layer.scales = read_floats(**scales);
     layer.zeros.assign(static_cast<std::size_t>(out * groups), static_cast<float>(1 << (bits - 1)));
     if (!config.sym) {
@@ -165,14 +190,7 @@ Expected<QuantizedLinear> unpack_compressed_tensors(const LayerTensors& tensors,
         MCOMP_TRY(zeros);
         MCOMP_TRY(require_shape(**zeros, module, "weight_zero_point",
                                 {ceil_div(out, per_word), groups}, why));
-        const std::vector<std::uint32_t> zero_words = read_words(**zeros);
-        for (std::int64_t o = 0; o < out; ++o) {
-            for (std::int64_t g = 0; g < groups; ++g) {
-                const std::uint32_t word = zero_words[(o / per_word) * groups + g];
-                layer.zeros[o * groups + g] =
-                    static_cast<float>((word >> (bits * (o % per_word))) & mask);
-            }
-        }
+        layer.zeros = read_ct_zeros(**zeros, out, groups, bits);
     }
     if (config.desc_act || tensors.find("weight_g_idx") != tensors.end()) {
         const Expected<const TensorView*> g_idx = require_tensor(
@@ -280,6 +298,28 @@ Expected<bool> parse_actorder(const nlohmann::json& weights, const std::string& 
                                                 actorder->dump());
 }
 
+// strategy "group" with its group_size, or "channel" (-1).
+Expected<int> parse_group_size(const nlohmann::json& weights, const std::string& where) {
+    const Expected<std::string> strategy = json_string(weights, {"strategy"}, where);
+    MCOMP_TRY(strategy);
+    if (*strategy == "channel") {
+        return -1;
+    }
+    if (*strategy != "group") {
+        return make_error(ErrorKind::unsupported, where + ".strategy: \"" + *strategy +
+                                                      "\" is not supported (mcomp reads \"group\" "
+                                                      "and \"channel\")");
+    }
+    const Expected<std::int64_t> group_size = json_int(weights, {"group_size"}, where);
+    MCOMP_TRY(group_size);
+    if (*group_size <= 0 || *group_size > INT32_MAX) {
+        return make_error(
+            ErrorKind::bad_input,
+            where + ".group_size: " + std::to_string(*group_size) + " must be positive");
+    }
+    return static_cast<int>(*group_size);
+}
+
 }  // namespace
 
 Expected<CompressedTensorsConfig> parse_compressed_tensors_quantization_config(
@@ -320,24 +360,9 @@ Expected<CompressedTensorsConfig> parse_compressed_tensors_quantization_config(
     const Expected<bool> sym = json_bool(weights, {"symmetric"}, where, &yes);
     MCOMP_TRY(sym);
     config.sym = *sym;
-    const Expected<std::string> strategy = json_string(weights, {"strategy"}, where);
-    MCOMP_TRY(strategy);
-    if (*strategy == "channel") {
-        config.group_size = -1;
-    } else if (*strategy == "group") {
-        const Expected<std::int64_t> group_size = json_int(weights, {"group_size"}, where);
-        MCOMP_TRY(group_size);
-        if (*group_size <= 0 || *group_size > INT32_MAX) {
-            return make_error(
-                ErrorKind::bad_input,
-                where + ".group_size: " + std::to_string(*group_size) + " must be positive");
-        }
-        config.group_size = static_cast<int>(*group_size);
-    } else {
-        return make_error(ErrorKind::unsupported, where + ".strategy: \"" + *strategy +
-                                                      "\" is not supported (mcomp reads \"group\" "
-                                                      "and \"channel\")");
-    }
+    const Expected<int> group_size = parse_group_size(weights, where);
+    MCOMP_TRY(group_size);
+    config.group_size = *group_size;
     const Expected<bool> desc_act = parse_actorder(weights, where);
     MCOMP_TRY(desc_act);
     config.desc_act = *desc_act;

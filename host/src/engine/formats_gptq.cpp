@@ -53,6 +53,38 @@ const char* format_name(GptqCheckpointFormat format) {
     return format == GptqCheckpointFormat::gptq_v2 ? "gptq_v2" : "gptq";
 }
 
+// codes [out, in] from qweight [in·bits/32, out].
+std::vector<std::uint8_t> read_gptq_codes(const TensorView& qweight, std::int64_t out,
+                                          std::int64_t in, int bits) {
+    const std::vector<std::uint32_t> words = read_words(qweight);
+    std::vector<std::uint8_t> codes(static_cast<std::size_t>(out * in), 0);
+    for (std::int64_t o = 0; o < out; ++o) {
+        for (std::int64_t i = 0; i < in; ++i) {
+            codes[o * in + i] =
+                static_cast<std::uint8_t>(get_stream(words.data() + o, out, i, bits));
+        }
+    }
+    return codes;
+}
+
+// zeros [out, groups] from qzeros [groups, out·bits/32]; v1 fields read as field + 1 mod 2^bits.
+std::vector<float> read_gptq_zeros(const TensorView& qzeros, std::int64_t out, std::int64_t groups,
+                                   int bits, GptqCheckpointFormat format) {
+    const std::vector<std::uint32_t> words = read_words(qzeros);
+    const std::uint32_t mask = (1u << bits) - 1u;
+    std::vector<float> zeros(static_cast<std::size_t>(out * groups), 0.0f);
+    for (std::int64_t g = 0; g < groups; ++g) {
+        for (std::int64_t o = 0; o < out; ++o) {
+            std::uint32_t zero = get_stream(words.data() + g * (out * bits / 32), 1, o, bits);
+            if (format == GptqCheckpointFormat::gptq) {
+                zero = (zero + 1u) & mask;
+            }
+            zeros[o * groups + g] = static_cast<float>(zero);
+        }
+    }
+    return zeros;
+}
+
 }  // namespace
 
 GptqConfig gptq_config_for(const QuantizedLinear& layer, GptqCheckpointFormat format) {
@@ -145,26 +177,8 @@ Expected<QuantizedLinear> unpack_gptq(const LayerTensors& tensors, const GptqCon
     MCOMP_TRY(scales);
     MCOMP_TRY(require_shape(**scales, module, "scales", {groups, out}, why));
 
-    const std::vector<std::uint32_t> weight_words = read_words(**qweight);
-    layer.codes.resize(static_cast<std::size_t>(out * in));
-    for (std::int64_t o = 0; o < out; ++o) {
-        for (std::int64_t i = 0; i < in; ++i) {
-            layer.codes[o * in + i] =
-                static_cast<std::uint8_t>(get_stream(weight_words.data() + o, out, i, bits));
-        }
-    }
-    const std::vector<std::uint32_t> zero_words = read_words(**qzeros);
-    const std::uint32_t mask = (1u << bits) - 1u;
-    layer.zeros.resize(static_cast<std::size_t>(out * groups));
-    for (std::int64_t g = 0; g < groups; ++g) {
-        for (std::int64_t o = 0; o < out; ++o) {
-            std::uint32_t zero = get_stream(zero_words.data() + g * (out * bits / 32), 1, o, bits);
-            if (config.checkpoint_format == GptqCheckpointFormat::gptq) {
-                zero = (zero + 1u) & mask;
-            }
-            layer.zeros[o * groups + g] = static_cast<float>(zero);
-        }
-    }
+    layer.codes = read_gptq_codes(**qweight, out, in, bits);
+    layer.zeros = read_gptq_zeros(**qzeros, out, groups, bits, config.checkpoint_format);
     layer.scales = transpose(read_floats(**scales), groups, out);
 
     if (tensors.find("g_idx") == tensors.end()) {
