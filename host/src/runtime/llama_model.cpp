@@ -15,6 +15,11 @@ std::string block_label(std::int64_t block) {
     return "block " + std::to_string(block);
 }
 
+// The backend's compute dtype in messages: "an fp32", "an fp16", "a bf16".
+std::string dtype_phrase(DType dtype) {
+    return dtype == DType::f32 ? "an fp32" : dtype == DType::f16 ? "an fp16" : "a bf16";
+}
+
 }  // namespace
 
 LlamaModel::LlamaModel(const Checkpoint& checkpoint, Backend& backend)
@@ -51,12 +56,13 @@ Status LlamaModel::check_block(const BlockWeights& weights) const {
     const ModelConfig& cfg = config();
     const auto check = [&](const Tensor& tensor, const std::vector<std::int64_t>& shape,
                            const std::string& what) -> Status {
-        if (!tensor.defined() || tensor.shape() != shape || tensor.dtype() != DType::f32 ||
-            tensor.device() != backend_.device()) {
+        if (!tensor.defined() || tensor.shape() != shape ||
+            tensor.dtype() != backend_.compute_dtype() || tensor.device() != backend_.device()) {
             return make_error(
                 ErrorKind::internal,
-                what + " must be an fp32 " + std::string(device_name(backend_.device())) +
-                    " tensor of shape " + shape_to_string(shape) + ", got " +
+                what + " must be " + dtype_phrase(backend_.compute_dtype()) + " " +
+                    std::string(device_name(backend_.device())) + " tensor of shape " +
+                    shape_to_string(shape) + ", got " +
                     (tensor.defined() ? std::string(dtype_name(tensor.dtype())) + " " +
                                             std::string(device_name(tensor.device())) + " " +
                                             shape_to_string(tensor.shape())
@@ -89,13 +95,13 @@ const Tensor& LlamaModel::embedding_table() {
 
 Status LlamaModel::check_activation(const Tensor& tensor, const char* what) const {
     const ModelConfig& cfg = config();
-    if (tensor.ndim() != 3 || tensor.dim(2) != cfg.hidden_size || tensor.dtype() != DType::f32 ||
-        tensor.device() != backend_.device()) {
-        return make_error(ErrorKind::internal, std::string(what) + " must be an fp32 " +
-                                                   std::string(device_name(backend_.device())) +
-                                                   " tensor [batch, seq, " +
-                                                   std::to_string(cfg.hidden_size) + "], got " +
-                                                   shape_to_string(tensor.shape()));
+    if (tensor.ndim() != 3 || tensor.dim(2) != cfg.hidden_size ||
+        tensor.dtype() != backend_.compute_dtype() || tensor.device() != backend_.device()) {
+        return make_error(ErrorKind::internal,
+                          std::string(what) + " must be " + dtype_phrase(backend_.compute_dtype()) +
+                              " " + std::string(device_name(backend_.device())) +
+                              " tensor [batch, seq, " + std::to_string(cfg.hidden_size) +
+                              "], got " + shape_to_string(tensor.shape()));
     }
     return {};
 }
@@ -117,7 +123,7 @@ Expected<Tensor> LlamaModel::embed(std::span<const std::int32_t> tokens, std::in
                                   "; the tokenizer does not belong to this model");
         }
     }
-    Tensor hidden = backend_.alloc(DType::f32, {batch, seq_len, cfg.hidden_size});
+    Tensor hidden = backend_.alloc(backend_.compute_dtype(), {batch, seq_len, cfg.hidden_size});
     backend_.embed(embedding_table(), tokens.data(), batch * seq_len, hidden);
     return hidden;
 }
@@ -155,9 +161,9 @@ Status LlamaModel::attention(std::int64_t block, const Tensor& src, Tensor& dst,
     const std::int64_t batch = src.dim(0);
     const std::int64_t seq = src.dim(1);
     MCOMP_TRY(ensure_rope(seq));
-    Tensor q = backend_.alloc(DType::f32, {batch, seq, cfg.q_size()});
-    Tensor k = backend_.alloc(DType::f32, {batch, seq, cfg.kv_size()});
-    Tensor v = backend_.alloc(DType::f32, {batch, seq, cfg.kv_size()});
+    Tensor q = backend_.alloc(backend_.compute_dtype(), {batch, seq, cfg.q_size()});
+    Tensor k = backend_.alloc(backend_.compute_dtype(), {batch, seq, cfg.kv_size()});
+    Tensor v = backend_.alloc(backend_.compute_dtype(), {batch, seq, cfg.kv_size()});
     MCOMP_TRY(run_linear(block, LinearId::q_proj, src, weights, q, hook));
     MCOMP_TRY(run_linear(block, LinearId::k_proj, src, weights, k, hook));
     MCOMP_TRY(run_linear(block, LinearId::v_proj, src, weights, v, hook));
@@ -172,7 +178,7 @@ Status LlamaModel::attention(std::int64_t block, const Tensor& src, Tensor& dst,
     shape.head_dim = cfg.head_dim;
     shape.scale = 1.0f / std::sqrt(static_cast<float>(cfg.head_dim));  // head_dim ** -0.5
     shape.window = cfg.sliding_window;
-    Tensor context = backend_.alloc(DType::f32, {batch, seq, cfg.q_size()});
+    Tensor context = backend_.alloc(backend_.compute_dtype(), {batch, seq, cfg.q_size()});
     backend_.attention(q, k, v, shape, context);
     return run_linear(block, LinearId::o_proj, context, weights, dst, hook);
 }
@@ -183,8 +189,8 @@ Status LlamaModel::mlp(std::int64_t block, const Tensor& src, Tensor& dst,
     MCOMP_TRY(check_activation(src, "mlp input"));
     const std::int64_t batch = src.dim(0);
     const std::int64_t seq = src.dim(1);
-    Tensor gate = backend_.alloc(DType::f32, {batch, seq, cfg.intermediate_size});
-    Tensor up = backend_.alloc(DType::f32, {batch, seq, cfg.intermediate_size});
+    Tensor gate = backend_.alloc(backend_.compute_dtype(), {batch, seq, cfg.intermediate_size});
+    Tensor up = backend_.alloc(backend_.compute_dtype(), {batch, seq, cfg.intermediate_size});
     MCOMP_TRY(run_linear(block, LinearId::gate_proj, src, weights, gate, hook));
     MCOMP_TRY(run_linear(block, LinearId::up_proj, src, weights, up, hook));
     backend_.swiglu(gate, up, gate);
@@ -203,8 +209,8 @@ Status LlamaModel::run_block(std::int64_t block, const Tensor& src, Tensor& dst,
     }
     MCOMP_TRY(check_block(weights));
     const float eps = static_cast<float>(cfg.rms_norm_eps);
-    Tensor normed = backend_.alloc(DType::f32, src.shape());
-    Tensor branch = backend_.alloc(DType::f32, src.shape());
+    Tensor normed = backend_.alloc(backend_.compute_dtype(), src.shape());
+    Tensor branch = backend_.alloc(backend_.compute_dtype(), src.shape());
     // LlamaDecoderLayer: residual + self_attn(input_layernorm(x)), then the MLP likewise.
     backend_.rms_norm(src, weights.input_norm, eps, normed);
     MCOMP_TRY(attention(block, normed, branch, weights, hook));
@@ -232,7 +238,7 @@ Status LlamaModel::logits(const Tensor& hidden, Tensor& dst) {
         const bool tied = &checkpoint_.lm_head() == &checkpoint_.embed_tokens();
         lm_head_ = tied ? embedding_table() : backend_.upload_weight(checkpoint_.lm_head());
     }
-    Tensor normed = backend_.alloc(DType::f32, {hidden.rows(), cfg.hidden_size});
+    Tensor normed = backend_.alloc(backend_.compute_dtype(), {hidden.rows(), cfg.hidden_size});
     backend_.rms_norm(hidden, final_norm_, static_cast<float>(cfg.rms_norm_eps), normed);
     backend_.linear(normed, lm_head_, Tensor(), dst);
     return {};
