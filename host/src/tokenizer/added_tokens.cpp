@@ -10,13 +10,15 @@ namespace mcomp::tok {
 
 namespace {
 
-// The reference tests single_word with the regex \w (Unicode word characters and '_').
+// The reference tests single_word with the Rust regex \w, whose Unicode definition
+// (UTS #18 Annex C) also counts combining marks, unlike PCRE2's \w.
 bool is_word_char(char32_t cp) {
     if (cp < 0x80) {
         return (cp >= '0' && cp <= '9') || (cp >= 'A' && cp <= 'Z') || (cp >= 'a' && cp <= 'z') ||
                cp == '_';
     }
-    static const Expected<Regex> word = Regex::compile(R"(\w)");
+    static const Expected<Regex> word =
+        Regex::compile(R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}])");
     std::string ch;
     utf8_append(ch, cp);
     std::vector<Span> matches;

@@ -81,6 +81,8 @@ class BpeModel {
     int32_t unk_id() const { return unk_id_; }
     // One past the largest id of the vocabulary.
     int32_t id_limit() const { return static_cast<int32_t>(vocab_r_.size()); }
+    // Number of tokens (the reference's get_vocab_size; below id_limit() with gaps).
+    int32_t num_tokens() const { return static_cast<int32_t>(vocab_.size()); }
 
   private:
     void merge_word(std::string_view word, std::vector<int32_t>& dst) const;

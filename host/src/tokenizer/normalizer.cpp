@@ -18,8 +18,11 @@ bool unicode_forms_available() {
 #endif
 }
 
-void replace_all(std::string& text, const std::string& from, const std::optional<Regex>& pattern,
-                 const std::string& to) {
+namespace {
+
+// replace_all, telling whether a match removed the first char without replacing it.
+bool replace_all_at_start(std::string& text, const std::string& from,
+                          const std::optional<Regex>& pattern, const std::string& to) {
     std::vector<Span> matches;
     if (pattern) {
         pattern->find_all(text, matches);
@@ -30,7 +33,7 @@ void replace_all(std::string& text, const std::string& from, const std::optional
         }
     }
     if (matches.empty()) {
-        return;
+        return false;
     }
     std::string dst;
     dst.reserve(text.size() + matches.size() * to.size());
@@ -42,11 +45,11 @@ void replace_all(std::string& text, const std::string& from, const std::optional
     }
     dst.append(text, prev, std::string::npos);
     text = std::move(dst);
+    return matches.front().first == 0 && to.empty();
 }
 
-namespace {
-
-void strip(std::string& text, bool left, bool right) {
+// Returns whether leading chars were removed.
+bool strip(std::string& text, bool left, bool right) {
     std::size_t begin = 0;
     std::size_t end = text.size();
     std::size_t n = 0;
@@ -64,6 +67,7 @@ void strip(std::string& text, bool left, bool right) {
         end = last;
     }
     text = text.substr(begin, end - begin);
+    return begin > 0;
 }
 
 void unicode_form(NormalizerKind kind, std::string& text) {
@@ -107,7 +111,13 @@ void unicode_form(NormalizerKind kind, std::string& text) {
 
 }  // namespace
 
-void normalize(const std::vector<NormalizerStep>& steps, std::string& text) {
+void replace_all(std::string& text, const std::string& from, const std::optional<Regex>& pattern,
+                 const std::string& to) {
+    replace_all_at_start(text, from, pattern, to);
+}
+
+void normalize(const std::vector<NormalizerStep>& steps, std::string& text,
+               bool& starts_at_origin) {
     for (const NormalizerStep& step : steps) {
         if (text.empty()) {
             return;
@@ -117,10 +127,14 @@ void normalize(const std::vector<NormalizerStep>& steps, std::string& text) {
                 text = step.text + text;
                 break;
             case NormalizerKind::replace:
-                replace_all(text, step.text, step.pattern, step.content);
+                if (replace_all_at_start(text, step.text, step.pattern, step.content)) {
+                    starts_at_origin = false;
+                }
                 break;
             case NormalizerKind::strip:
-                strip(text, step.strip_left, step.strip_right);
+                if (strip(text, step.strip_left, step.strip_right)) {
+                    starts_at_origin = false;
+                }
                 break;
             default:
                 unicode_form(step.kind, text);

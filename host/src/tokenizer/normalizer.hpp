@@ -37,8 +37,10 @@ struct NormalizerStep {
 bool unicode_forms_available();
 
 // Applies the steps in order to `text` (valid UTF-8). An empty text stays empty, as the
-// reference's Prepend skips it.
-void normalize(const std::vector<NormalizerStep>& steps, std::string& text);
+// reference's Prepend skips it. `starts_at_origin` is cleared when the result no longer
+// begins with (something standing for) the first original char: a Strip or an empty
+// Replace removed it. Metaspace's prepend_scheme "first" reads that.
+void normalize(const std::vector<NormalizerStep>& steps, std::string& text, bool& starts_at_origin);
 
 // Replaces every non-overlapping occurrence, left to right (literal `from` when
 // `pattern` is empty, else the regex's matches).

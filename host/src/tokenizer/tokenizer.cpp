@@ -44,7 +44,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
     split_on_added(im.raw_matcher, pieces);
     for (tok::Piece& p : pieces) {
         if (p.id < 0) {
-            tok::normalize(im.normalizers, p.text);
+            tok::normalize(im.normalizers, p.text, p.at_start);
         }
     }
     split_on_added(im.normalized_matcher, pieces);

@@ -425,6 +425,34 @@ std::vector<tok::AddedToken> read_added_tokens(const Doc& d, const json& root) {
     return tokens;
 }
 
+// The reference does not take an added token's id from the file: it re-adds the tokens
+// in order (AddedVocabulary::add_tokens), giving each the id its content already has in
+// the model vocabulary, or else the next free id after the vocabulary. Files written by
+// the library agree; for others it warns, and so does this.
+void assign_added_ids(const tok::BpeModel& model, std::vector<tok::AddedToken>& tokens) {
+    tok::StringMap<int32_t> given;
+    int32_t max_added = -1;
+    for (tok::AddedToken& a : tokens) {
+        int32_t id = -1;
+        if (const auto it = given.find(a.content); it != given.end()) {
+            id = it->second;
+        } else if (model.token_to_id(a.content) >= 0) {
+            id = model.token_to_id(a.content);
+        } else {
+            id = max_added >= model.num_tokens() ? max_added + 1 : model.num_tokens();
+        }
+        if (id != a.id) {
+            spdlog::warn(
+                "tokenizer: added token \"{}\" has id {} in the file but {} by the "
+                "vocabulary, which the tokenizers library uses; using {}",
+                a.content, a.id, id, id);
+            a.id = id;
+        }
+        given.emplace(a.content, id);
+        max_added = std::max(max_added, id);
+    }
+}
+
 // ---- special tokens around the sequence ---------------------------------------------------
 
 // Wraps the ids as post-processor `obj` would for a single sequence.
@@ -544,6 +572,7 @@ Tokenizer::Impl build(const Doc& td, const json& root, const Doc& cd, const json
     Tokenizer::Impl im;
     im.model = read_model(td, root);
     im.added = read_added_tokens(td, root);
+    assign_added_ids(im.model, im.added);
     if (const json* n = td.find(root, "", "normalizer")) {
         read_normalizer(td, *n, "normalizer", im.normalizers);
     }
@@ -571,7 +600,8 @@ Tokenizer::Impl build(const Doc& td, const json& root, const Doc& cd, const json
         im.vocab_size = std::max(im.vocab_size, a.id + 1);
         if (a.normalized) {
             normalized[i] = a.content;
-            tok::normalize(im.normalizers, normalized[i]);
+            bool unused = true;
+            tok::normalize(im.normalizers, normalized[i], unused);
         } else {
             raw[i] = a.content;
         }
