@@ -250,7 +250,7 @@ __device__ __forceinline__ std::uint32_t load_pair(const T* src) {
 // Shared row strides, padded by 16 bytes: a stride of 4 mod 8 words puts the 8 rows × 4
 // words of one fragment load in 32 distinct banks.
 template <int D>
-constexpr int mma_row_stride() {
+__host__ __device__ constexpr int mma_row_stride() {
     return D + 8;
 }
 constexpr int kVtStride = kTile + 8;
@@ -430,6 +430,97 @@ __global__ void __launch_bounds__(128) attention_mma_kernel(Problem p) {
     }
 }
 
+// ---- any head size: one warp per query ----------------------------------------------------
+
+constexpr int kGenericWarps = 4;
+constexpr int kGenericMaxDim = 256;
+constexpr int kGenericSlots = kGenericMaxDim / kWarpSize;  // output dims per lane
+
+// For head sizes without a tiled kernel (tiny test models, unusual configs). Lane j scores
+// key j of each 32-key chunk; the chunk's probabilities are then broadcast lane by lane to
+// accumulate the output, whose dims are spread over the lanes (dim = lane + 32·slot).
+template <typename T>
+__global__ void __launch_bounds__(kGenericWarps* kWarpSize)
+    attention_generic_kernel(Problem p, int head_dim) {
+    __shared__ float q_shared[kGenericWarps][kGenericMaxDim];
+    const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
+    const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
+    const int query = static_cast<int>(blockIdx.x) * kGenericWarps + warp;
+    if (query >= p.seq) {
+        return;  // the whole warp leaves together; no block barrier follows
+    }
+    const int head = static_cast<int>(blockIdx.y);
+    const std::int64_t batch = blockIdx.z;
+    const int kv_head = head / p.group;
+    const T* q = static_cast<const T*>(p.q) + (batch * p.seq + query) * p.q_stride +
+                 static_cast<std::int64_t>(head) * head_dim;
+    const T* k = static_cast<const T*>(p.k) + batch * p.seq * p.kv_stride +
+                 static_cast<std::int64_t>(kv_head) * head_dim;
+    const T* v = static_cast<const T*>(p.v) + batch * p.seq * p.kv_stride +
+                 static_cast<std::int64_t>(kv_head) * head_dim;
+    float* qs = q_shared[warp];
+    for (int d = lane; d < head_dim; d += kWarpSize) {
+        qs[d] = to_float(q[d]);
+    }
+    __syncwarp();
+    float o[kGenericSlots];
+    for (int slot = 0; slot < kGenericSlots; ++slot) {
+        o[slot] = 0.0f;
+    }
+    float m = -INFINITY;
+    float l = 0.0f;
+    const int first = p.window > 0 ? max(0, query - p.window + 1) : 0;
+    for (int j0 = first; j0 <= query; j0 += kWarpSize) {
+        const int key = j0 + lane;
+        float s = -INFINITY;
+        if (key <= query) {
+            float dot = 0.0f;
+            for (int d = 0; d < head_dim; ++d) {
+                dot += qs[d] * to_float(k[key * p.kv_stride + d]);
+            }
+            s = dot * p.scale;
+        }
+        const float m_new = fmaxf(m, warp_max(s));  // finite: key j0 is always visible
+        const float prob = expf(s - m_new);
+        const float alpha = expf(m - m_new);
+        l = l * alpha + warp_sum(prob);
+        m = m_new;
+        for (int slot = 0; slot < kGenericSlots; ++slot) {
+            o[slot] *= alpha;
+        }
+        const int count = min(kWarpSize, query - j0 + 1);
+        for (int jj = 0; jj < count; ++jj) {
+            const float pj = __shfl_sync(0xffffffffu, prob, jj);
+            const T* v_row = v + (j0 + jj) * p.kv_stride;
+            for (int slot = 0; slot < kGenericSlots; ++slot) {
+                const int d = lane + slot * kWarpSize;
+                if (d < head_dim) {
+                    o[slot] += pj * to_float(v_row[d]);
+                }
+            }
+        }
+    }
+    T* dst = static_cast<T*>(p.dst) + (batch * p.seq + query) * p.q_stride +
+             static_cast<std::int64_t>(head) * head_dim;
+    for (int slot = 0; slot < kGenericSlots; ++slot) {
+        const int d = lane + slot * kWarpSize;
+        if (d < head_dim) {
+            dst[d] = from_float<T>(o[slot] / l);
+        }
+    }
+}
+
+void launch_generic(const AttentionArgs& args, const Problem& problem, cudaStream_t stream) {
+    const dim3 grid(static_cast<unsigned>((args.seq + kGenericWarps - 1) / kGenericWarps),
+                    static_cast<unsigned>(args.heads), static_cast<unsigned>(args.batch));
+    dispatch_type(args.type, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        attention_generic_kernel<T><<<grid, kGenericWarps * kWarpSize, 0, stream>>>(
+            problem, static_cast<int>(args.head_dim));
+    });
+    MCOMP_CUDA_CHECK_LAUNCH("attention_generic_kernel");
+}
+
 // ---- dispatch -----------------------------------------------------------------------------
 
 template <int D>
@@ -459,8 +550,7 @@ void launch_for_head_dim(const AttentionArgs& args, const Problem& problem, cuda
 }  // namespace
 
 bool attention_supports_head_dim(std::int64_t head_dim) {
-    return head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 80 || head_dim == 96 ||
-           head_dim == 128;
+    return head_dim >= 1 && head_dim <= kGenericMaxDim;
 }
 
 void launch_attention(const AttentionArgs& args, cudaStream_t stream) {
@@ -498,8 +588,10 @@ void launch_attention(const AttentionArgs& args, cudaStream_t stream) {
             launch_for_head_dim<128>(args, problem, stream);
             break;
         default:
-            MCOMP_CUDA_REQUIRE(false, "attention: head_dim " + std::to_string(args.head_dim) +
-                                          " has no kernel (16, 32, 64, 80, 96 and 128 do)");
+            MCOMP_CUDA_REQUIRE(attention_supports_head_dim(args.head_dim),
+                               "attention: head_dim " + std::to_string(args.head_dim) +
+                                   " is larger than the CUDA kernels take (256)");
+            launch_generic(args, problem, stream);
     }
 }
 

@@ -408,7 +408,7 @@ void CudaBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
             std::to_string(shape.num_kv_heads) + " heads of " + std::to_string(shape.head_dim));
     MCOMP_CUDA_REQUIRE(cuda::attention_supports_head_dim(shape.head_dim),
                        "attention: head_dim " + std::to_string(shape.head_dim) +
-                           " has no CUDA kernel (16, 32, 64, 80, 96 and 128 do)");
+                           " is larger than the CUDA kernels take (256)");
     MCOMP_CUDA_REQUIRE(shape.seq_len <= std::numeric_limits<int>::max() / 2,
                        "attention: seq_len " + std::to_string(shape.seq_len) + " is too long");
     state_->activate();

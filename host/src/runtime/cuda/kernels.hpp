@@ -63,7 +63,8 @@ struct AttentionArgs {
     std::int64_t window = 0;  // keys with i - j >= window are masked; 0: no window
 };
 
-// Head sizes the attention kernel is built for.
+// Head sizes the attention kernels take: tiled kernels for 16, 32, 64, 80, 96 and 128,
+// a slower one-warp-per-query kernel for any other size up to 256.
 bool attention_supports_head_dim(std::int64_t head_dim);
 
 // Causal grouped-query attention (flash-style tiles with an online softmax).
