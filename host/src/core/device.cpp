@@ -51,7 +51,7 @@ CudaProbe run_probe() {
     void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
     if (driver == nullptr) {
         const char* why = dlerror();
-        probe.detail = fmt::format("no CUDA driver (libcuda.so.1: {})", why ? why : "not found");
+        probe.detail = fmt::format("no CUDA driver ({})", why ? why : "libcuda.so.1 not found");
         return probe;
     }
     const auto cu_init = reinterpret_cast<CuInitFn>(dlsym(driver, "cuInit"));

@@ -106,13 +106,13 @@ Discovery discover_plugins(const std::vector<fs::path>& search_dirs) {
             }
             Expected<PluginManifest> manifest = parse_plugin_manifest(manifest_path);
             if (!manifest) {
-                spdlog::warn("skipping a broken plugin: {}", manifest.error().message);
+                spdlog::debug("broken plugin: {}", manifest.error().message);
                 out.broken.push_back({manifest_path, "", manifest.error().message});
                 continue;
             }
             const std::string conflict = find_conflict(*manifest, out.plugins);
             if (!conflict.empty()) {
-                spdlog::warn("skipping a broken plugin: {}", conflict);
+                spdlog::debug("broken plugin: {}", conflict);
                 out.broken.push_back({manifest_path, manifest->id, conflict});
                 continue;
             }

@@ -616,4 +616,17 @@ Expected<PluginManifest> parse_plugin_manifest(const fs::path& path) {
     return parse_plugin_manifest_text(text, path);
 }
 
+Expected<bool> is_plugin_manifest_file(const fs::path& path) {
+    std::string text;
+    if (!read_file(path.string(), text)) {
+        return make_error(ErrorKind::io, fmt::format("{}: cannot read the file: {}", path.string(),
+                                                     std::strerror(errno)));
+    }
+    Expected<toml::table> table = parse_toml(text, fs::absolute(path).lexically_normal().string());
+    if (!table) {
+        return table.error();
+    }
+    return table->contains("plugin");
+}
+
 }  // namespace mcomp

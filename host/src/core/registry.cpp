@@ -27,7 +27,18 @@ std::string describe_backend(DeviceKind device, BackendState state) {
 }
 
 Registry::Registry(std::vector<fs::path> search_dirs)
-    : search_dirs_(std::move(search_dirs)), discovery_(discover_plugins(search_dirs_)) {}
+    : search_dirs_(std::move(search_dirs)), discovery_(discover_plugins(search_dirs_)) {
+    if (!discovery_.broken.empty()) {
+        std::vector<std::string> names;
+        for (const BrokenPlugin& broken : discovery_.broken) {
+            names.push_back(!broken.plugin_id.empty()
+                                ? broken.plugin_id
+                                : broken.manifest_path.parent_path().filename().string());
+        }
+        spdlog::warn("skipping {} broken plugin(s): {} (see 'mcomp plugins list')", names.size(),
+                     join_names(names));
+    }
+}
 
 const PluginManifest* Registry::find_plugin(std::string_view plugin_id) const {
     for (const PluginManifest& plugin : discovery_.plugins) {
@@ -142,26 +153,35 @@ Expected<const LoadedBackend*> Registry::load(std::string_view plugin_id, Device
     return load_backend(*plugin, device);
 }
 
+Expected<const LoadedBackend*> Registry::load_plugin(std::string_view plugin_id,
+                                                     DeviceRequest request) const {
+    const PluginManifest* plugin = find_plugin(plugin_id);
+    if (plugin == nullptr) {
+        return load(plugin_id, DeviceKind::cpu);  // the error for broken and unknown plugins
+    }
+    const std::string what = fmt::format("plugin '{}'", plugin->id);
+    Expected<DeviceKind> device =
+        select_device(request, backend_choices(*plugin), probe_cuda(), what);
+    if (!device) {
+        return device.error();
+    }
+    if (request == DeviceRequest::auto_select) {
+        const CudaProbe& cuda = probe_cuda();
+        spdlog::info("plugin '{}': device auto -> {}{}", plugin->id, device_kind_name(*device),
+                     *device == DeviceKind::cpu && !cuda.available() && !cuda.detail.empty()
+                         ? " (" + cuda.detail + ")"
+                         : "");
+    }
+    return load_backend(*plugin, *device);
+}
+
 Expected<LoadedTechnique> Registry::load_technique(std::string_view technique_id,
                                                    DeviceRequest request) const {
     const std::optional<TechniqueEntry> entry = find_technique(technique_id);
     if (!entry) {
         return make_error(ErrorKind::not_found, unknown_technique_message(technique_id));
     }
-    const std::string what = fmt::format("plugin '{}'", entry->plugin->id);
-    Expected<DeviceKind> device =
-        select_device(request, backend_choices(*entry->plugin), probe_cuda(), what);
-    if (!device) {
-        return device.error();
-    }
-    if (request == DeviceRequest::auto_select) {
-        const CudaProbe& cuda = probe_cuda();
-        spdlog::info("technique '{}': device auto -> {}{}", technique_id, device_kind_name(*device),
-                     *device == DeviceKind::cpu && !cuda.available() && !cuda.detail.empty()
-                         ? " (" + cuda.detail + ")"
-                         : "");
-    }
-    Expected<const LoadedBackend*> backend = load_backend(*entry->plugin, *device);
+    Expected<const LoadedBackend*> backend = load_plugin(entry->plugin->id, request);
     if (!backend) {
         return backend.error();
     }

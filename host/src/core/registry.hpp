@@ -63,6 +63,11 @@ class Registry {
     // Loads one backend of a discovered plugin (cached process-wide, never unloaded).
     Expected<const LoadedBackend*> load(std::string_view plugin_id, DeviceKind device) const;
 
+    // Picks the device for a plugin (auto: CUDA when available and offered, else CPU; the
+    // choice is logged) and loads that backend.
+    Expected<const LoadedBackend*> load_plugin(std::string_view plugin_id,
+                                               DeviceRequest request) const;
+
     // Picks the device for `technique_id` (auto: CUDA when available and offered, else CPU;
     // the choice is logged), loads that backend and finds the technique in it.
     Expected<LoadedTechnique> load_technique(std::string_view technique_id,
