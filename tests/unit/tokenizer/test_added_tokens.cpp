@@ -39,7 +39,7 @@ Tokenizer make() {
     return std::move(t.value());
 }
 
-TEST(AddedTokens, IdsFollowTheVocabularyLikeTheReference) {
+TEST(TokAddedTokens, IdsFollowTheVocabularyLikeTheReference) {
     const Tokenizer t = make();
     EXPECT_EQ(t.token_to_id("<x>"), 6);
     EXPECT_EQ(t.token_to_id("<y>"), 7);
@@ -49,13 +49,13 @@ TEST(AddedTokens, IdsFollowTheVocabularyLikeTheReference) {
     EXPECT_EQ(t.encode("abab", false), (Ids{3, 3}));
 }
 
-TEST(AddedTokens, StripTakesNeighbouringSpaces) {
+TEST(TokAddedTokens, StripTakesNeighbouringSpaces) {
     const Tokenizer t = make();
     EXPECT_EQ(t.encode("a  <x>b", false), (Ids{1, 6, 2})) << "lstrip";
     EXPECT_EQ(t.encode("a<y>  b", false), (Ids{1, 7, 2})) << "rstrip";
 }
 
-TEST(AddedTokens, SingleWordNeedsNonWordNeighbours) {
+TEST(TokAddedTokens, SingleWordNeedsNonWordNeighbours) {
     const Tokenizer t = make();
     EXPECT_EQ(t.encode("a <w> b", false), (Ids{1, 4, 8, 4, 2}));
     EXPECT_EQ(t.encode("<w>", false), (Ids{8}));
@@ -64,7 +64,7 @@ TEST(AddedTokens, SingleWordNeedsNonWordNeighbours) {
     EXPECT_EQ(t.encode("a\u0301<w>", false), (Ids{1, 5, 0, 0, 0}));
 }
 
-TEST(AddedTokens, DecodeSkipsOnlySpecialOnes) {
+TEST(TokAddedTokens, DecodeSkipsOnlySpecialOnes) {
     const Tokenizer t = make();
     EXPECT_EQ(t.decode({3, 8, 1}), "ab <w> a") << "no decoder: joined by spaces";
     EXPECT_EQ(t.decode({3, 8, 1}, true), "<w> a") << "\"ab\" is special, <w> is not";

@@ -35,27 +35,27 @@ BpeConfig with_unk(bool fuse) {
 const StringMap<int32_t> kAbc = {{"<unk>", 0}, {"a", 1}, {"b", 2}, {"c", 3},  {"ab", 4},
                                  {"bc", 5},    {"x", 6}, {"y", 7}, {"xy", 8}, {"aa", 9}};
 
-TEST(Bpe, LowestRankFirstThenLeftmost) {
+TEST(TokBpe, LowestRankFirstThenLeftmost) {
     EXPECT_EQ(ids_of(make(kAbc, {{"a", "b"}, {"b", "c"}}), "abc"), (Ids{4, 3}));
     EXPECT_EQ(ids_of(make(kAbc, {{"b", "c"}, {"a", "b"}}), "abc"), (Ids{1, 5}));
     EXPECT_EQ(ids_of(make(kAbc, {{"a", "a"}}), "aaa"), (Ids{9, 1})) << "leftmost pair first";
     EXPECT_EQ(ids_of(make(kAbc, {{"a", "a"}}), "aaaa"), (Ids{9, 9}));
 }
 
-TEST(Bpe, ALaterDuplicateMergeTakesItsRank) {
+TEST(TokBpe, ALaterDuplicateMergeTakesItsRank) {
     // The reference builds a hash map from the list: the last rank of a pair wins.
     EXPECT_EQ(ids_of(make(kAbc, {{"a", "b"}, {"b", "c"}, {"x", "y"}, {"a", "b"}}), "abc"),
               (Ids{1, 5}));
 }
 
-TEST(Bpe, UnknownCharsFusedOrNot) {
+TEST(TokBpe, UnknownCharsFusedOrNot) {
     const StringMap<int32_t> v = {{"<unk>", 0}, {"a", 1}};
     EXPECT_EQ(ids_of(make(v, {}, with_unk(false)), "a??a?"), (Ids{1, 0, 0, 1, 0}));
     EXPECT_EQ(ids_of(make(v, {}, with_unk(true)), "a??a?"), (Ids{1, 0, 1, 0}));
     EXPECT_EQ(ids_of(make(v, {}), "a??a?"), (Ids{1, 1})) << "no unk_token: dropped";
 }
 
-TEST(Bpe, ByteFallbackKeepsThePendingUnkBehind) {
+TEST(TokBpe, ByteFallbackKeepsThePendingUnkBehind) {
     BpeConfig c = with_unk(true);
     c.byte_fallback = true;
     const BpeModel m = make({{"<unk>", 0}, {"a", 1}, {"<0x3F>", 2}}, {}, c);
@@ -64,7 +64,7 @@ TEST(Bpe, ByteFallbackKeepsThePendingUnkBehind) {
     EXPECT_EQ(ids_of(m, "a??é?"), (Ids{1, 2, 2, 2, 0}));
 }
 
-TEST(Bpe, SubwordPrefixAndWordSuffix) {
+TEST(TokBpe, SubwordPrefixAndWordSuffix) {
     const StringMap<int32_t> v = {{"<unk>", 0},   {"a", 1},          {"##b", 2},      {"##c", 3},
                                   {"##bc", 4},    {"a##b", 5},       {"ab", 6},       {"c</w>", 7},
                                   {"##c</w>", 8}, {"##b##c</w>", 9}, {"##bc</w>", 10}};
@@ -76,7 +76,7 @@ TEST(Bpe, SubwordPrefixAndWordSuffix) {
     EXPECT_EQ(ids_of(make(v, {{"##b", "##c</w>"}, {"a", "##b"}}, c), "abc"), (Ids{1, 10}));
 }
 
-TEST(Bpe, IgnoreMergesTakesWholeWords) {
+TEST(TokBpe, IgnoreMergesTakesWholeWords) {
     const StringMap<int32_t> v = {{"a", 1}, {"b", 2}, {"c", 3}, {"abc", 4}, {"ab", 5}};
     BpeConfig c;
     EXPECT_EQ(ids_of(make(v, {{"a", "b"}}, c), "abc"), (Ids{5, 3}));
@@ -85,7 +85,7 @@ TEST(Bpe, IgnoreMergesTakesWholeWords) {
     EXPECT_EQ(ids_of(make(v, {{"a", "b"}}, c), "abca"), (Ids{5, 3, 1}));
 }
 
-TEST(Bpe, CacheGivesTheSameIds) {
+TEST(TokBpe, CacheGivesTheSameIds) {
     const BpeModel m = make(kAbc, {{"a", "b"}, {"b", "c"}});
     BpeWordCache cache;
     Ids first;
@@ -97,7 +97,7 @@ TEST(Bpe, CacheGivesTheSameIds) {
     EXPECT_EQ(cache.size(), 1u);
 }
 
-TEST(Bpe, RejectsMergesOfUnknownTokens) {
+TEST(TokBpe, RejectsMergesOfUnknownTokens) {
     struct Bad {
         Merges merges;
         const char* message;
@@ -116,7 +116,7 @@ TEST(Bpe, RejectsMergesOfUnknownTokens) {
     }
 }
 
-TEST(Bpe, LongWordsStayFast) {
+TEST(TokBpe, LongWordsStayFast) {
     // 200k symbols in one word (a tokenizer without pre-tokenizer sees whole files).
     const BpeModel m = make(kAbc, {{"a", "a"}, {"a", "b"}});
     std::string word;

@@ -43,7 +43,7 @@ const std::vector<Case>& shared_cases() {
     return cases;
 }
 
-TEST(ByteLevelGpt2, EncodesHandDerivedIds) {
+TEST(TokByteLevelGpt2, EncodesHandDerivedIds) {
     const Tokenizer t = load_tiny("gpt2");
     for (const Case& c : shared_cases()) {
         EXPECT_EQ(t.encode(c.text, false), c.ids) << c.text << ": " << c.why;
@@ -57,7 +57,7 @@ TEST(ByteLevelGpt2, EncodesHandDerivedIds) {
     EXPECT_EQ(t.encode("say hello", false), (std::vector<int32_t>{115, 97, 121, 32, 261}));
 }
 
-TEST(ByteLevelLlama3, EncodesHandDerivedIds) {
+TEST(TokByteLevelLlama3, EncodesHandDerivedIds) {
     const Tokenizer t = load_tiny("llama3");
     for (const Case& c : shared_cases()) {
         std::vector<int32_t> with_bos = {278};
@@ -72,7 +72,7 @@ TEST(ByteLevelLlama3, EncodesHandDerivedIds) {
     EXPECT_EQ(t.encode("<|begin_of_text|>hello", true), (std::vector<int32_t>{278, 278, 261}));
 }
 
-TEST(ByteLevel, DecodeRoundTrips) {
+TEST(TokByteLevel, DecodeRoundTrips) {
     for (const char* variant : {"gpt2", "llama3"}) {
         const Tokenizer t = load_tiny(variant);
         for (const char* text : {"hello world", "café 12345", "emoji 😀", "a\n\nb\tc  ", ""}) {
@@ -85,7 +85,7 @@ TEST(ByteLevel, DecodeRoundTrips) {
     }
 }
 
-TEST(ByteLevel, ReportsIdsAndSizes) {
+TEST(TokByteLevel, ReportsIdsAndSizes) {
     const Tokenizer t = load_tiny("llama3");
     EXPECT_EQ(t.vocab_size(), 281);
     EXPECT_EQ(t.unk_id(), -1);
@@ -96,7 +96,7 @@ TEST(ByteLevel, ReportsIdsAndSizes) {
     EXPECT_EQ(t.id_to_token(9999), "");
 }
 
-TEST(ByteLevel, TokenizerConfigDecidesBosAndEos) {
+TEST(TokByteLevel, TokenizerConfigDecidesBosAndEos) {
     const std::string json = test::tiny_byte_level_tokenizer("llama3").dump();
     const char* config = R"({"add_bos_token": false, "add_eos_token": true,
         "bos_token": "<|begin_of_text|>", "eos_token": {"content": "<|end_of_text|>"}})";

@@ -44,7 +44,7 @@ void expect_cases(const Tokenizer& t, const json& cases, const std::string& what
     }
 }
 
-TEST(Golden, TinyStories656kMatchesReference) {
+TEST(TokGolden, TinyStories656kMatchesReference) {
     const json golden = read_golden("tinystories656k.json");
     if (golden.is_null()) {
         GTEST_SKIP() << golden_path("tinystories656k.json")
@@ -92,11 +92,11 @@ void expect_tiny_file(const char* file, std::size_t num_variants,
     }
 }
 
-TEST(Golden, TinyByteLevelMatchesReference) {
+TEST(TokGolden, TinyByteLevelMatchesReference) {
     expect_tiny_file("bytelevel_tiny.json", 2, &test::tiny_byte_level_tokenizer);
 }
 
-TEST(Golden, TinyMetaspaceMatchesReference) {
+TEST(TokGolden, TinyMetaspaceMatchesReference) {
     expect_tiny_file("metaspace_tiny.json", 3, &test::tiny_metaspace_tokenizer);
 }
 

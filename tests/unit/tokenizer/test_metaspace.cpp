@@ -21,7 +21,7 @@ Tokenizer load_tiny(const std::string& variant) {
 
 // Ranks: 0 ▁+h, 1 e+l, 2 l+o, 3 ▁h+el, 4 ▁hel+lo, 5 ▁+w, 6 o+r, 7 ▁w+or, 8 l+d,
 // 9 ▁wor+ld, 10 ▁+▁, 11 ▁+a; merged ids are 288 + rank. A byte b is id 3 + b.
-TEST(Metaspace, Llama2NormalizerAndByteFallback) {
+TEST(TokMetaspace, Llama2NormalizerAndByteFallback) {
     const Tokenizer t = load_tiny("llama2");
     EXPECT_EQ(t.encode("hello world", true), (Ids{1, 292, 297})) << "▁hello ▁world";
     EXPECT_EQ(t.encode("  hello", false), (Ids{298, 292})) << "▁▁▁hello: ▁+▁ first";
@@ -33,7 +33,7 @@ TEST(Metaspace, Llama2NormalizerAndByteFallback) {
     EXPECT_EQ(t.encode("hello<s>world", false), (Ids{292, 1, 297}));
 }
 
-TEST(Metaspace, PrependSchemeFirstOnlyAtTheStart) {
+TEST(TokMetaspace, PrependSchemeFirstOnlyAtTheStart) {
     const Tokenizer t = load_tiny("metaspace_first");
     EXPECT_EQ(t.encode("hello world", false), (Ids{292, 297}));
     EXPECT_EQ(t.encode(" hello", false), (Ids{292})) << "already starts with ▁";
@@ -41,7 +41,7 @@ TEST(Metaspace, PrependSchemeFirstOnlyAtTheStart) {
     EXPECT_EQ(t.encode("<s>hello", false), (Ids{1, 267, 289, 290}));
 }
 
-TEST(Metaspace, UnfusedUnkWithoutByteFallback) {
+TEST(TokMetaspace, UnfusedUnkWithoutByteFallback) {
     const Tokenizer t = load_tiny("metaspace_always");
     EXPECT_EQ(t.unk_id(), 0);
     EXPECT_EQ(t.encode("日本", false), (Ids{259, 0, 0})) << "one <unk> per char";
@@ -50,7 +50,7 @@ TEST(Metaspace, UnfusedUnkWithoutByteFallback) {
     EXPECT_EQ(t.encode("hello <s> world", false), (Ids{292, 259, 1, 297}));
 }
 
-TEST(Metaspace, DecodesBytesAndSpaces) {
+TEST(TokMetaspace, DecodesBytesAndSpaces) {
     for (const char* variant : {"llama2", "metaspace_first"}) {
         const Tokenizer t = load_tiny(variant);
         for (const char* text : {"hello world", "héllo wörld", "日本 a.b,", "x  y"}) {

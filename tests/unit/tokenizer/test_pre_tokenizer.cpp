@@ -37,7 +37,7 @@ struct BehaviorCase {
     Strings want;
 };
 
-TEST(Split, DelimiterBehaviorsAsDocumented) {
+TEST(TokSplit, DelimiterBehaviorsAsDocumented) {
     // The example of the tokenizers documentation (SplitDelimiterBehavior).
     const std::vector<BehaviorCase> cases = {
         {SplitBehavior::removed, {"the", "final", "countdown"}},
@@ -52,7 +52,7 @@ TEST(Split, DelimiterBehaviorsAsDocumented) {
     }
 }
 
-TEST(Split, InvertSwapsMatchesAndGaps) {
+TEST(TokSplit, InvertSwapsMatchesAndGaps) {
     // Inverted, the gaps between words are the delimiters: removing them leaves words.
     PreTokenizerStep s = literal_split("", SplitBehavior::removed, true);
     s.pattern = Regex::compile("[a-z]+").value();
@@ -63,7 +63,7 @@ TEST(Split, InvertSwapsMatchesAndGaps) {
     EXPECT_EQ(run(s, "ab-cd"), (Strings{"ab", "-cd"}));
 }
 
-TEST(Split, EdgesAndNoMatch) {
+TEST(TokSplit, EdgesAndNoMatch) {
     EXPECT_EQ(run(literal_split("-", SplitBehavior::isolated, false), "-a-"),
               (Strings{"-", "a", "-"}));
     EXPECT_EQ(run(literal_split("-", SplitBehavior::merged_with_next, false), "-a-"),
@@ -72,7 +72,7 @@ TEST(Split, EdgesAndNoMatch) {
     EXPECT_EQ(run(literal_split("-", SplitBehavior::removed, false), "---"), (Strings{}));
 }
 
-TEST(ByteLevel, Gpt2RegexAndByteMapping) {
+TEST(TokPreTokenizer, ByteLevelGpt2RegexAndByteMapping) {
     const Regex gpt2 = Regex::compile(kGpt2Pattern).value();
     PreTokenizerStep s;
     s.kind = PreTokenizerKind::byte_level;
@@ -89,7 +89,7 @@ TEST(ByteLevel, Gpt2RegexAndByteMapping) {
     EXPECT_EQ(texts(pieces), (Strings{"ĠÃ©"})) << "é is C3 A9";
 }
 
-TEST(Digits, IndividualOrContiguous) {
+TEST(TokPreTokenizer, DigitsIndividualOrContiguous) {
     PreTokenizerStep s;
     s.kind = PreTokenizerKind::split;
     s.behavior = SplitBehavior::isolated;
@@ -99,7 +99,7 @@ TEST(Digits, IndividualOrContiguous) {
     EXPECT_EQ(run(s, "a123b٣"), (Strings{"a", "123", "b", "٣"}));
 }
 
-TEST(Metaspace, PrependSchemesAndSplit) {
+TEST(TokPreTokenizer, MetaspacePrependSchemesAndSplit) {
     PreTokenizerStep s;
     s.kind = PreTokenizerKind::metaspace;
     s.text = "▁";

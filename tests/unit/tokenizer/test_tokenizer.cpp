@@ -14,7 +14,7 @@
 namespace mcomp {
 namespace {
 
-class TinyStories : public ::testing::Test {
+class TokTinyStories : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
         const std::string dir = test_data_dir() + "/models/TinyStories-656K";
@@ -47,7 +47,7 @@ class TinyStories : public ::testing::Test {
 
 using Ids = std::vector<int32_t>;
 
-TEST_F(TinyStories, ReportsSpecialIdsAndSize) {
+TEST_F(TokTinyStories, ReportsSpecialIdsAndSize) {
     EXPECT_EQ(tokenizer_->bos_id(), 1);
     EXPECT_EQ(tokenizer_->eos_id(), 2);
     EXPECT_EQ(tokenizer_->unk_id(), 0);
@@ -56,7 +56,7 @@ TEST_F(TinyStories, ReportsSpecialIdsAndSize) {
     EXPECT_EQ(tokenizer_->token_to_id("▁the▁"), 108);
 }
 
-TEST_F(TinyStories, EncodesKnownIds) {
+TEST_F(TokTinyStories, EncodesKnownIds) {
     const Tokenizer& t = *tokenizer_;
     // Prepend("▁") + Replace(" ", "▁"), then one BPE word for the whole text.
     EXPECT_EQ(t.encode("Once upon a time", false), (Ids{80, 147, 201, 282, 57}));
@@ -65,7 +65,7 @@ TEST_F(TinyStories, EncodesKnownIds) {
     EXPECT_EQ(t.encode("", false), (Ids{}));
 }
 
-TEST_F(TinyStories, UnknownCharsFuseIntoOneUnk) {
+TEST_F(TokTinyStories, UnknownCharsFuseIntoOneUnk) {
     const Tokenizer& t = *tokenizer_;
     // No <0xXX> tokens, so byte fallback fails and fuse_unk joins a run into one <unk>.
     EXPECT_EQ(t.encode("café", false), (Ids{80, 295, 58, 0}));
@@ -73,7 +73,7 @@ TEST_F(TinyStories, UnknownCharsFuseIntoOneUnk) {
     EXPECT_EQ(t.encode("é é", false), (Ids{80, 0, 80, 0}));
 }
 
-TEST_F(TinyStories, SpecialTokensMatchInNormalizedText) {
+TEST_F(TokTinyStories, SpecialTokensMatchInNormalizedText) {
     const Tokenizer& t = *tokenizer_;
     // The special tokens are normalized=true: their pattern is "▁<|start_story|>", so
     // they match only after a space (or at the start), never glued to a word.
@@ -83,13 +83,13 @@ TEST_F(TinyStories, SpecialTokensMatchInNormalizedText) {
     EXPECT_EQ(t.encode("a<|end_story|>b", false), (Ids{85, 208, 183, 209, 210, 54}));
 }
 
-TEST_F(TinyStories, CountsTokensOfWholeFiles) {
+TEST_F(TokTinyStories, CountsTokensOfWholeFiles) {
     // The figures of the issue, checked against the reference library.
     EXPECT_EQ(tokenizer_->encode(read_data("tinystories/ts_calib.txt"), true).size(), 132548u);
     EXPECT_EQ(tokenizer_->encode(read_data("tinystories/ts_dev.txt"), true).size(), 60799u);
 }
 
-TEST_F(TinyStories, DecodesBackToText) {
+TEST_F(TokTinyStories, DecodesBackToText) {
     const Tokenizer& t = *tokenizer_;
     const std::string text = "Once upon a time, there was a little girl named Lily.";
     EXPECT_EQ(t.decode(t.encode(text, false)), text);
@@ -111,13 +111,13 @@ TEST_F(TinyStories, DecodesBackToText) {
     EXPECT_TRUE(t.decode(t.encode(known, false)) == known);
 }
 
-TEST_F(TinyStories, InvalidUtf8IsReadAsReplacementChars) {
+TEST_F(TokTinyStories, InvalidUtf8IsReadAsReplacementChars) {
     // "\xFF" is not UTF-8; it becomes U+FFFD, which is outside the vocabulary: <unk>.
     EXPECT_EQ(tokenizer_->encode("a\xFF", false), tokenizer_->encode("a\xEF\xBF\xBD", false));
     EXPECT_EQ(tokenizer_->encode("a\xFF", false), (Ids{85, 0}));
 }
 
-TEST_F(TinyStories, EncodesCalibrationFileFast) {
+TEST_F(TokTinyStories, EncodesCalibrationFileFast) {
     const std::string text = read_data("tinystories/ts_calib.txt");
     const auto start = std::chrono::steady_clock::now();
     const std::size_t n = tokenizer_->encode(text, true).size();

@@ -9,7 +9,7 @@ namespace {
 
 const std::string kFffd = "\xEF\xBF\xBD";
 
-TEST(Utf8, ValidatesStrictly) {
+TEST(TokUtf8, ValidatesStrictly) {
     EXPECT_TRUE(utf8_is_valid("plain ASCII"));
     EXPECT_TRUE(utf8_is_valid("café 日本 😀"));
     EXPECT_FALSE(utf8_is_valid("\xC0\xAF")) << "overlong";
@@ -18,7 +18,7 @@ TEST(Utf8, ValidatesStrictly) {
     EXPECT_FALSE(utf8_is_valid("\xE6\x97")) << "truncated";
 }
 
-TEST(Utf8, LossyReplacesMaximalSubparts) {
+TEST(TokUtf8, LossyReplacesMaximalSubparts) {
     // Unicode "substitution of maximal subparts", as Rust and Python do it.
     EXPECT_EQ(utf8_lossy("a\xFF"
                          "b"),
@@ -33,7 +33,7 @@ TEST(Utf8, LossyReplacesMaximalSubparts) {
     EXPECT_EQ(utf8_lossy("ok 😀"), "ok 😀");
 }
 
-TEST(Utf8, DecodesAndEncodesCodePoints) {
+TEST(TokUtf8, DecodesAndEncodesCodePoints) {
     std::size_t n = 0;
     EXPECT_EQ(utf8_decode_at("😀", 0, n), U'\U0001F600');
     EXPECT_EQ(n, 4u);
@@ -44,7 +44,7 @@ TEST(Utf8, DecodesAndEncodesCodePoints) {
     EXPECT_EQ(s, "aé▁😀");
 }
 
-TEST(Unicode, WhitespaceIsRustsWhiteSpace) {
+TEST(TokUnicode, WhitespaceIsRustsWhiteSpace) {
     for (const char32_t cp :
          {U' ', U'\t', U'\n', U'\r', U'\v', U'\f', U'\u0085', U'\u00A0', U'\u2003', U'\u3000'}) {
         EXPECT_TRUE(is_unicode_whitespace(cp)) << static_cast<uint32_t>(cp);
@@ -54,7 +54,7 @@ TEST(Unicode, WhitespaceIsRustsWhiteSpace) {
     }
 }
 
-TEST(ByteLevelTable, MatchesGpt2BytesToUnicode) {
+TEST(TokByteLevelTable, MatchesGpt2BytesToUnicode) {
     const auto& chars = byte_level_chars();
     EXPECT_EQ(chars['A'], "A");
     EXPECT_EQ(chars[' '], "Ġ") << "U+0120: 32 is the 33rd unprintable byte";
