@@ -222,10 +222,11 @@ Status read_plugin_table(const TableReader& root, PluginManifest& out) {
         return plugin.mismatch(*abi, "min_host_abi", "a string \"MAJOR.MINOR\" such as \"1.0\"");
     }
     if (!MC_ABI_COMPATIBLE(MC_ABI_VERSION, needed)) {
-        return plugin.mismatch(
-            *abi, "min_host_abi",
-            fmt::format("a host ABI this host ({}) provides: same major, minor <= {}",
-                        format_abi_version(MC_ABI_VERSION), MC_ABI_VERSION_MINOR));
+        return plugin.mismatch(*abi, "min_host_abi",
+                               fmt::format("an ABI version this host ({}) supports (major {}, "
+                                           "minor at most {})",
+                                           format_abi_version(MC_ABI_VERSION), MC_ABI_VERSION_MAJOR,
+                                           MC_ABI_VERSION_MINOR));
     }
     out.min_host_abi = needed;
     return {};
@@ -317,9 +318,7 @@ Status read_allowed(const TableReader& param, ParamSpec& spec) {
                          : spec.type == ParamType::floating ? std::get<double>(*value)
                                                             : 0.0;
         if ((spec.min && v < *spec.min) || (spec.max && v > *spec.max)) {
-            return param.error_at(
-                element, "allowed",
-                fmt::format("{} lies outside min/max", describe_toml_value(element)));
+            return param.mismatch(element, "allowed", "values within min/max");
         }
         spec.allowed.push_back(std::move(*value));
     }

@@ -3,10 +3,13 @@
 //
 //   tp_scale  (pruner, layer, needs inputs): mask = |w| >= threshold, weight = w * mask * scale.
 //             expect_tokens >= 0 makes finish_layer check how many calibration rows observe()
-//             saw; fail_in = "<function>" makes that function fail with a known message.
+//             saw; fail_in = "<function>" makes that function fail with a known message;
+//             raise_sigint = true raises SIGINT in begin_layer (a Ctrl-C at a known point)
+//             and then honours is_cancelled.
 //   tp_quant  (quantizer, layer): asymmetric round-to-nearest per group of group_size columns.
 //   tp_block  (quantizer, block): loads and instantiates; process_block is unsupported.
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -30,7 +33,8 @@ class Scale {
           scale_(params.get_float("scale", 1.0)),
           threshold_(params.get_float("threshold", 0.0)),
           expect_tokens_(params.get_int("expect_tokens", -1)),
-          fail_in_(params.get_string("fail_in", "none")) {
+          fail_in_(params.get_string("fail_in", "none")),
+          raise_sigint_(params.get_bool("raise_sigint", false)) {
         fail_if("create");
         const auto* info = static_cast<const mc_ext_host_info*>(host_.extension(MC_EXT_HOST_INFO));
         require(info != nullptr && info->num_threads >= 1 && info->host_version != nullptr,
@@ -41,6 +45,9 @@ class Scale {
 
     void begin_layer(const mc_layer_info& info, const mc_tensor_view& weight) {
         fail_if("begin_layer");
+        if (raise_sigint_) {
+            std::raise(SIGINT);
+        }
         host_.check_cancelled();
         const Matrix<float> w(weight, "weight");
         require(w.rows() == info.out_features && w.cols() == info.in_features,
@@ -98,6 +105,7 @@ class Scale {
     double threshold_ = 0.0;
     int64_t expect_tokens_ = -1;
     std::string fail_in_;
+    bool raise_sigint_ = false;
     const float* weight_ = nullptr;
     int64_t rows_ = 0;
     int64_t cols_ = 0;
