@@ -227,6 +227,55 @@ void add_symbol(std::vector<Symbol>& symbols, int32_t id, std::size_t num_bytes)
     symbols.push_back(Symbol{id, idx - 1, -1, static_cast<int32_t>(num_bytes)});
 }
 
+// Word::merge_all: merges the pair of lowest rank, leftmost first, until none is left.
+// A stale heap entry is recognised by its pair no longer giving the same merged id.
+void merge_all(const PairMap& merges, std::vector<Symbol>& symbols) {
+    std::vector<Merge> heap;
+    heap.reserve(symbols.size());
+    for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
+        if (const PairMap::Value* m = merges.find(symbols[i].id, symbols[i + 1].id)) {
+            heap.push_back(make_merge(m->rank, static_cast<int32_t>(i), m->new_id));
+        }
+    }
+    std::make_heap(heap.begin(), heap.end(), MergeAfter{});
+    auto push = [&heap](Merge m) {
+        heap.push_back(m);
+        std::push_heap(heap.begin(), heap.end(), MergeAfter{});
+    };
+    while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), MergeAfter{});
+        const Merge top = heap.back();
+        heap.pop_back();
+        const auto pos = static_cast<int32_t>(top.key & 0xFFFFFFFFu);
+        Symbol& cur = symbols[pos];
+        if (cur.num_bytes == 0 || cur.next == -1) {
+            continue;
+        }
+        const Symbol right = symbols[cur.next];
+        const PairMap::Value* m = merges.find(cur.id, right.id);
+        if (m == nullptr || m->new_id != top.new_id) {
+            continue;
+        }
+        symbols[cur.next].num_bytes = 0;
+        cur.id = top.new_id;
+        cur.num_bytes += right.num_bytes;
+        cur.next = right.next;
+        if (right.next >= 0) {
+            symbols[right.next].prev = pos;
+        }
+        if (cur.prev >= 0) {
+            if (const PairMap::Value* pm = merges.find(symbols[cur.prev].id, cur.id)) {
+                push(make_merge(pm->rank, cur.prev, pm->new_id));
+            }
+        }
+        if (cur.next >= 0) {
+            if (const PairMap::Value* nm = merges.find(cur.id, symbols[cur.next].id)) {
+                push(make_merge(nm->rank, pos, nm->new_id));
+            }
+        }
+    }
+}
+
 }  // namespace
 
 void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& dst) const {
@@ -283,52 +332,7 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& dst) cons
         add_symbol(symbols, unk_id_, static_cast<std::size_t>(unk_bytes));
     }
 
-    // Word::merge_all: a stale heap entry is recognised by its pair no longer giving
-    // the same merged id.
-    std::vector<Merge> heap;
-    heap.reserve(symbols.size());
-    for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
-        if (const PairMap::Value* m = merges_.find(symbols[i].id, symbols[i + 1].id)) {
-            heap.push_back(make_merge(m->rank, static_cast<int32_t>(i), m->new_id));
-        }
-    }
-    std::make_heap(heap.begin(), heap.end(), MergeAfter{});
-    auto push = [&heap](Merge m) {
-        heap.push_back(m);
-        std::push_heap(heap.begin(), heap.end(), MergeAfter{});
-    };
-    while (!heap.empty()) {
-        std::pop_heap(heap.begin(), heap.end(), MergeAfter{});
-        const Merge top = heap.back();
-        heap.pop_back();
-        const auto pos = static_cast<int32_t>(top.key & 0xFFFFFFFFu);
-        Symbol& cur = symbols[pos];
-        if (cur.num_bytes == 0 || cur.next == -1) {
-            continue;
-        }
-        const Symbol right = symbols[cur.next];
-        const PairMap::Value* m = merges_.find(cur.id, right.id);
-        if (m == nullptr || m->new_id != top.new_id) {
-            continue;
-        }
-        symbols[cur.next].num_bytes = 0;
-        cur.id = top.new_id;
-        cur.num_bytes += right.num_bytes;
-        cur.next = right.next;
-        if (right.next >= 0) {
-            symbols[right.next].prev = pos;
-        }
-        if (cur.prev >= 0) {
-            if (const PairMap::Value* pm = merges_.find(symbols[cur.prev].id, cur.id)) {
-                push(make_merge(pm->rank, cur.prev, pm->new_id));
-            }
-        }
-        if (cur.next >= 0) {
-            if (const PairMap::Value* nm = merges_.find(cur.id, symbols[cur.next].id)) {
-                push(make_merge(nm->rank, pos, nm->new_id));
-            }
-        }
-    }
+    merge_all(merges_, symbols);
     for (const Symbol& s : symbols) {
         if (s.num_bytes != 0) {
             dst.push_back(s.id);

@@ -57,6 +57,8 @@ class Tokenizer {
     struct Impl;
 
   private:
+    Tokenizer() = default;  // only load() and from_json() make one
+
     std::shared_ptr<const Impl> impl_;
 };
 
