@@ -196,8 +196,12 @@ Expected<std::unique_ptr<CudaBackend>> CudaBackend::create(const CudaBackendOpti
         MCOMP_CUDA_CHECK(cudaMalloc(&state->cublas_workspace, kCublasWorkspaceBytes));
         MCOMP_CUBLAS_CHECK(
             cublasSetWorkspace(state->cublas, state->cublas_workspace, kCublasWorkspaceBytes));
-        // The compute type of each GEMM decides TF32 (cublasGemmEx below), not the handle.
-        MCOMP_CUBLAS_CHECK(cublasSetMathMode(state->cublas, CUBLAS_DEFAULT_MATH));
+        // The compute type of each GEMM decides TF32 (cublasGemmEx below), not the handle;
+        // 16-bit GEMMs keep fp32 accumulation even in split-K reductions.
+        MCOMP_CUBLAS_CHECK(cublasSetMathMode(
+            state->cublas,
+            static_cast<cublasMath_t>(CUBLAS_DEFAULT_MATH |
+                                      CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
     } catch (const CudaError& error) {
         return make_error(ErrorKind::internal, error.what());
     }

@@ -41,11 +41,8 @@ inline void check_launch(const char* kernel, const char* file, int line) {
 
 // Arguments the kernels cannot run with: a bug in the caller, reported in release builds
 // too, because reading a tensor with the wrong dtype or shape on the device corrupts memory.
-inline void require(bool condition, const std::string& message, const char* file, int line) {
-    if (!condition) {
-        throw std::invalid_argument(std::string(file) + ":" + std::to_string(line) + ": " +
-                                    message);
-    }
+[[noreturn]] inline void throw_invalid(const std::string& message, const char* file, int line) {
+    throw std::invalid_argument(std::string(file) + ":" + std::to_string(line) + ": " + message);
 }
 
 }  // namespace cuda_detail
@@ -54,5 +51,10 @@ inline void require(bool condition, const std::string& message, const char* file
 #define MCOMP_CUDA_CHECK(call) ::mcomp::cuda_detail::check_cuda((call), #call, __FILE__, __LINE__)
 #define MCOMP_CUDA_CHECK_LAUNCH(kernel) \
     ::mcomp::cuda_detail::check_launch(kernel, __FILE__, __LINE__)
-#define MCOMP_CUDA_REQUIRE(condition, message) \
-    ::mcomp::cuda_detail::require((condition), (message), __FILE__, __LINE__)
+// The message is built only when the condition fails: these checks run on every kernel call.
+#define MCOMP_CUDA_REQUIRE(condition, message)                                  \
+    do {                                                                        \
+        if (!(condition)) {                                                     \
+            ::mcomp::cuda_detail::throw_invalid((message), __FILE__, __LINE__); \
+        }                                                                       \
+    } while (false)
