@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
+#include "runtime/cpu_math.hpp"
 #include "runtime/cpu_matmul.hpp"
 
 namespace mcomp {
@@ -18,6 +20,100 @@ namespace {
 
 // Below this many elements a loop runs on one thread: forking costs more than it saves.
 constexpr std::int64_t kParallelMinElements = 1 << 14;
+
+// Queries per attention work item: small enough to spread one sequence over the cores,
+// large enough for efficient products; keys stop at the tile's last query (causality).
+constexpr std::int64_t kAttentionTile = 128;
+
+// ---- row kernels (vectorized; one build per x86-64 level) ----------------------------------
+
+// Σ x² in double, so that long rows lose nothing before the fp32 rounding torch applies.
+MCOMP_CPU_KERNEL double sum_squares(const float* x, std::int64_t n) {
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t i = 0; i < n; ++i) {
+        sum += static_cast<double>(x[i]) * x[i];
+    }
+    return sum;
+}
+
+MCOMP_CPU_KERNEL void scale_by_weight(const float* x, const float* w, float inv_rms, std::int64_t n,
+                                      float* y) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) {
+        y[i] = w[i] * (x[i] * inv_rms);
+    }
+}
+
+// Softmax of scale·s over [first, last), zeros elsewhere in [0, len).
+MCOMP_CPU_KERNEL void masked_softmax_row(float* s, std::int64_t first, std::int64_t last,
+                                         std::int64_t len, float scale) {
+    float max_value = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : max_value)
+    for (std::int64_t j = first; j < last; ++j) {
+        max_value = std::max(max_value, s[j] * scale);
+    }
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t j = first; j < last; ++j) {
+        s[j] = fast_exp(s[j] * scale - max_value);
+        sum += s[j];
+    }
+    const float inv_sum = 1.0f / sum;
+#pragma omp simd
+    for (std::int64_t j = first; j < last; ++j) {
+        s[j] *= inv_sum;
+    }
+    for (std::int64_t j = 0; j < first; ++j) {
+        s[j] = 0.0f;
+    }
+    for (std::int64_t j = last; j < len; ++j) {
+        s[j] = 0.0f;
+    }
+}
+
+MCOMP_CPU_KERNEL void swiglu_range(const float* gate, const float* up, std::int64_t n, float* dst) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) {
+        dst[i] = gate[i] / (1.0f + fast_exp(-gate[i])) * up[i];
+    }
+}
+
+MCOMP_CPU_KERNEL void add_range(const float* a, const float* b, std::int64_t n, float* dst) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) {
+        dst[i] = a[i] + b[i];
+    }
+}
+
+// logsumexp(x) - x[target] with the sum in double.
+MCOMP_CPU_KERNEL float nll_row(const float* x, std::int64_t n, std::int32_t target) {
+    float max_value = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : max_value)
+    for (std::int64_t i = 0; i < n; ++i) {
+        max_value = std::max(max_value, x[i]);
+    }
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t i = 0; i < n; ++i) {
+        sum += static_cast<double>(fast_exp(x[i] - max_value));
+    }
+    return static_cast<float>(std::log(sum) + max_value - x[target]);
+}
+
+// Runs f(begin, end) over [0, count) in chunks on the OpenMP threads, or inline when small.
+template <class F>
+void parallel_ranges(std::int64_t count, F&& f) {
+    if (count < kParallelMinElements) {
+        f(0, count);
+        return;
+    }
+    const std::int64_t chunk = 1 << 12;
+#pragma omp parallel for schedule(static)
+    for (std::int64_t begin = 0; begin < count; begin += chunk) {
+        f(begin, std::min(count, begin + chunk));
+    }
+}
 
 }  // namespace
 
@@ -75,20 +171,12 @@ void CpuBackend::embed(const Tensor& table, const std::int32_t* tokens, std::int
 void CpuBackend::rms_norm(const Tensor& src, const Tensor& weight, float eps, Tensor& dst) {
     const std::int64_t rows = src.rows();
     const std::int64_t width = src.cols();
-    const float* w = weight.f32();
 #pragma omp parallel for schedule(static) if (rows * width > kParallelMinElements)
     for (std::int64_t r = 0; r < rows; ++r) {
         const float* x = src.f32() + r * width;
-        float* y = dst.f32() + r * width;
-        double sum_squares = 0.0;
-        for (std::int64_t i = 0; i < width; ++i) {
-            sum_squares += static_cast<double>(x[i]) * x[i];
-        }
-        const float variance = static_cast<float>(sum_squares / static_cast<double>(width));
-        const float inv_rms = 1.0f / std::sqrt(variance + eps);
-        for (std::int64_t i = 0; i < width; ++i) {
-            y[i] = w[i] * (x[i] * inv_rms);
-        }
+        const double mean_square = sum_squares(x, width) / static_cast<double>(width);
+        const float inv_rms = 1.0f / std::sqrt(static_cast<float>(mean_square) + eps);
+        scale_by_weight(x, weight.f32(), inv_rms, width, dst.f32() + r * width);
     }
 }
 
@@ -124,39 +212,14 @@ void CpuBackend::rope(Tensor& x, std::int64_t num_heads, std::int64_t head_dim, 
     }
 }
 
-// Softmax over keys 0..t of each query row t (and inside the window, when one applies),
-// after scaling, as eager_attention_forward: softmax(q·kᵀ·scale + causal_mask) in fp32.
-// Masked entries become exact zeros, so the following P·V product may run over all keys.
-void CpuBackend::causal_softmax(float* scores, std::int64_t groups, const AttentionShape& shape) {
-    const std::int64_t seq = shape.seq_len;
-    const std::int64_t total_rows = groups * seq;
-#pragma omp parallel for schedule(static) if (total_rows * seq > kParallelMinElements)
-    for (std::int64_t row = 0; row < total_rows; ++row) {
-        const std::int64_t t = row % seq;
-        float* s = scores + row * seq;
-        const std::int64_t first =
-            shape.window ? std::max<std::int64_t>(0, t - *shape.window + 1) : 0;
-        float max_value = -std::numeric_limits<float>::infinity();
-        for (std::int64_t j = first; j <= t; ++j) {
-            s[j] *= shape.scale;
-            max_value = std::max(max_value, s[j]);
-        }
-        float sum = 0.0f;
-        for (std::int64_t j = first; j <= t; ++j) {
-            s[j] = std::exp(s[j] - max_value);
-            sum += s[j];
-        }
-        const float inv_sum = 1.0f / sum;
-        for (std::int64_t j = 0; j < seq; ++j) {
-            s[j] = (j >= first && j <= t) ? s[j] * inv_sum : 0.0f;
-        }
-    }
-}
-
-// For each sequence b and kv head g, the `group` query heads that share g form one batched
-// product: S[group, T, T] = Q[group, T, d] · K_gᵀ[1, d, T] (weights broadcast over the
-// group), then O[group, T, d] = softmax(S) · V_g. Q, K, V and O are read and written in
-// place inside their [T, heads·d] rows through strides.
+// Work item (b, g, tile): for sequence b, kv head g and queries [q0, q0 + rows), the
+// `group` query heads sharing g form one batched product against the keys the tile can
+// see, [k0, q0 + rows):
+//   S[group, rows, keys] = Q[group, rows, d] · K_gᵀ[1, d, keys]   (K broadcast over group)
+//   P = causal softmax(scale · S)                                   (eager_attention_forward)
+//   O[group, rows, d] = P · V_g[1, keys, d]
+// Q, K, V and O are addressed in place inside their [seq, heads·d] rows through strides.
+// Items run in parallel, each product single-threaded on its thread's oneDNN stream.
 void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
                            const AttentionShape& shape, Tensor& dst) {
     const std::int64_t seq = shape.seq_len;
@@ -164,50 +227,71 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
     const std::int64_t group = shape.num_heads / shape.num_kv_heads;
     const std::int64_t q_width = shape.num_heads * d;
     const std::int64_t kv_width = shape.num_kv_heads * d;
-    if (!scores_.defined() || scores_.numel() < group * seq * seq) {
-        scores_ = Tensor::empty_cpu(DType::f32, {group, seq, seq});
+    const std::int64_t tile = std::min(seq, kAttentionTile);
+    const std::int64_t num_tiles = (seq + tile - 1) / tile;
+
+    struct TilePlan {
+        std::int64_t q0 = 0, rows = 0, k0 = 0, keys = 0;
+        const MatmulPlan* scores = nullptr;
+        const MatmulPlan* values = nullptr;
+    };
+    std::vector<TilePlan> plans(static_cast<std::size_t>(num_tiles));
+    for (std::int64_t t = 0; t < num_tiles; ++t) {
+        TilePlan& p = plans[static_cast<std::size_t>(t)];
+        p.q0 = t * tile;
+        p.rows = std::min(tile, seq - p.q0);
+        p.k0 = shape.window ? std::max<std::int64_t>(0, p.q0 - *shape.window + 1) : 0;
+        p.keys = p.q0 + p.rows - p.k0;
+        const MatmulOperand q_desc{{group, p.rows, d}, {d, q_width, 1}};
+        const MatmulOperand kt_desc{{1, d, p.keys}, {d * p.keys, 1, kv_width}};
+        const MatmulOperand s_desc{{group, p.rows, p.keys}, {p.rows * p.keys, p.keys, 1}};
+        const MatmulOperand v_desc{{1, p.keys, d}, {p.keys * d, kv_width, 1}};
+        p.scores = matmul_->plan(q_desc, kt_desc, {}, s_desc);
+        p.values = matmul_->plan(s_desc, v_desc, {}, q_desc);
     }
-    float* scores = scores_.f32();
-    const MatmulOperand q_desc{{group, seq, d}, {d, q_width, 1}};
-    const MatmulOperand kt_desc{{1, d, seq}, {d * seq, 1, kv_width}};
-    const MatmulOperand s_desc{{group, seq, seq}, {seq * seq, seq, 1}};
-    const MatmulOperand v_desc{{1, seq, d}, {seq * d, kv_width, 1}};
-    const MatmulOperand o_desc{{group, seq, d}, {d, q_width, 1}};
-    const MatmulOperand no_bias{};
-    for (std::int64_t b = 0; b < shape.batch; ++b) {
-        for (std::int64_t g = 0; g < shape.num_kv_heads; ++g) {
-            const float* q_g = q.f32() + b * seq * q_width + g * group * d;
-            const float* k_g = k.f32() + b * seq * kv_width + g * d;
-            const float* v_g = v.f32() + b * seq * kv_width + g * d;
-            float* o_g = dst.f32() + b * seq * q_width + g * group * d;
-            matmul_->run(q_desc, q_g, kt_desc, k_g, no_bias, nullptr, s_desc, scores);
-            causal_softmax(scores, group, shape);
-            matmul_->run(s_desc, scores, v_desc, v_g, no_bias, nullptr, o_desc, o_g);
+    const std::int64_t scratch_floats = group * tile * seq;
+    const std::int64_t num_threads = omp_get_max_threads();
+    if (scores_.numel() < num_threads * scratch_floats) {
+        scores_ = Tensor::empty_cpu(DType::f32, {num_threads, scratch_floats});
+    }
+    // Largest tiles first, so the dynamic schedule ends evenly.
+    const std::int64_t items = shape.batch * shape.num_kv_heads * num_tiles;
+#pragma omp parallel for schedule(dynamic, 1) if (items > 1)
+    for (std::int64_t item = 0; item < items; ++item) {
+        const TilePlan& p = plans[static_cast<std::size_t>(num_tiles - 1 - item % num_tiles)];
+        const std::int64_t g = (item / num_tiles) % shape.num_kv_heads;
+        const std::int64_t b = item / (num_tiles * shape.num_kv_heads);
+        float* s = scores_.f32() + omp_get_thread_num() * scratch_floats;
+        const float* q_tile = q.f32() + (b * seq + p.q0) * q_width + g * group * d;
+        const float* k_tile = k.f32() + (b * seq + p.k0) * kv_width + g * d;
+        const float* v_tile = v.f32() + (b * seq + p.k0) * kv_width + g * d;
+        float* o_tile = dst.f32() + (b * seq + p.q0) * q_width + g * group * d;
+        matmul_->execute(p.scores, q_tile, k_tile, nullptr, s);
+        for (std::int64_t h = 0; h < group; ++h) {
+            for (std::int64_t r = 0; r < p.rows; ++r) {
+                // Query position i sees keys j ≤ i, and j > i - window with a window.
+                const std::int64_t i = p.q0 + r;
+                const std::int64_t first =
+                    shape.window ? std::max<std::int64_t>(0, i - *shape.window + 1) : 0;
+                masked_softmax_row(s + (h * p.rows + r) * p.keys, first - p.k0, i + 1 - p.k0,
+                                   p.keys, shape.scale);
+            }
         }
+        matmul_->execute(p.values, s, v_tile, nullptr, o_tile);
     }
 }
 
 // LlamaMLP: down_proj(act_fn(gate_proj(x)) * up_proj(x)), act_fn = SiLU = x·sigmoid(x).
 void CpuBackend::swiglu(const Tensor& gate, const Tensor& up, Tensor& dst) {
-    const std::int64_t count = gate.numel();
-    const float* g = gate.f32();
-    const float* u = up.f32();
-    float* out = dst.f32();
-#pragma omp parallel for schedule(static) if (count > kParallelMinElements)
-    for (std::int64_t i = 0; i < count; ++i) {
-        out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-    }
+    parallel_ranges(gate.numel(), [&](std::int64_t begin, std::int64_t end) {
+        swiglu_range(gate.f32() + begin, up.f32() + begin, end - begin, dst.f32() + begin);
+    });
 }
 
 void CpuBackend::add(const Tensor& a, const Tensor& b, Tensor& dst) {
-    const std::int64_t count = a.numel();
-    const float* x = a.f32();
-    const float* y = b.f32();
-    float* out = dst.f32();
-#pragma omp parallel for schedule(static) if (count > kParallelMinElements)
-    for (std::int64_t i = 0; i < count; ++i) {
-        out[i] = x[i] + y[i];
-    }
+    parallel_ranges(a.numel(), [&](std::int64_t begin, std::int64_t end) {
+        add_range(a.f32() + begin, b.f32() + begin, end - begin, dst.f32() + begin);
+    });
 }
 
 // CrossEntropyLoss for one row: logsumexp(logits) - logits[target].
@@ -216,16 +300,7 @@ void CpuBackend::cross_entropy(const Tensor& logits, const std::int32_t* targets
     const std::int64_t vocab = logits.cols();
 #pragma omp parallel for schedule(static) if (rows * vocab > kParallelMinElements)
     for (std::int64_t r = 0; r < rows; ++r) {
-        const float* x = logits.f32() + r * vocab;
-        float max_value = -std::numeric_limits<float>::infinity();
-        for (std::int64_t i = 0; i < vocab; ++i) {
-            max_value = std::max(max_value, x[i]);
-        }
-        double sum = 0.0;
-        for (std::int64_t i = 0; i < vocab; ++i) {
-            sum += std::exp(static_cast<double>(x[i] - max_value));
-        }
-        nll[r] = static_cast<float>(std::log(sum) + max_value - x[targets[r]]);
+        nll[r] = nll_row(logits.f32() + r * vocab, vocab, targets[r]);
     }
 }
 

@@ -39,10 +39,8 @@ class CpuBackend final : public Backend {
     CpuMatmul& matmul() { return *matmul_; }
 
   private:
-    void causal_softmax(float* scores, std::int64_t groups, const AttentionShape& shape);
-
     std::unique_ptr<CpuMatmul> matmul_;
-    Tensor scores_;  // attention scratch [group, seq, seq], grown on demand
+    Tensor scores_;  // attention scratch, one [group, tile, seq] block per thread
 };
 
 }  // namespace mcomp

@@ -170,6 +170,20 @@ TEST(CpuBackend, AttentionMultiHeadAndSlidingWindow) {
     check_attention(shape);
 }
 
+TEST(CpuBackend, AttentionAcrossQueryTiles) {
+    // 300 queries make three tiles of 128; the window reaches back across a tile border.
+    AttentionShape shape;
+    shape.batch = 2;
+    shape.seq_len = 300;
+    shape.num_heads = 4;
+    shape.num_kv_heads = 2;
+    shape.head_dim = 8;
+    shape.scale = 0.3f;
+    check_attention(shape);
+    shape.window = 150;
+    check_attention(shape);
+}
+
 TEST(CpuBackend, SwigluAddEmbed) {
     CpuBackend backend;
     const Tensor g = random_tensor({4, 50}, 10, 3.0f);
