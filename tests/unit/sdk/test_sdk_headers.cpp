@@ -61,3 +61,23 @@ TEST(Guard, EveryExceptionBecomesAStatus) {
         MC_ERR_NUMERICAL);
     EXPECT_EQ(mcomp::sdk::guard(nullptr, "t", [] { throw 42; }), MC_ERR_INTERNAL);
 }
+
+TEST(Matrix, ChecksDtypeAndReadsConstViews) {
+    float data[6] = {1, 2, 3, 4, 5, 6};
+    mc_tensor_view v{};
+    v.struct_size = sizeof(v);
+    v.dtype = MC_DTYPE_F32;
+    v.ndim = 2;
+    v.shape[0] = 2;
+    v.shape[1] = 3;
+    v.strides[0] = 3;
+    v.strides[1] = 1;
+    v.data = data;
+    const mcomp::sdk::Matrix<const float> m(v, "weight");
+    EXPECT_EQ(m.rows(), 2);
+    EXPECT_EQ(m.cols(), 3);
+    EXPECT_EQ(m.at(1, 2), 6.0f);
+    EXPECT_THROW(mcomp::sdk::Matrix<int32_t>(v, "weight"), mcomp::sdk::Error);
+    const mcomp::sdk::Matrix<float> empty;
+    EXPECT_EQ(empty.size(), 0);
+}

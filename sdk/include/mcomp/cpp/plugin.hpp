@@ -23,6 +23,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "mcomp/mcomp.h"
@@ -227,12 +228,14 @@ constexpr mc_dtype dtype_of<int8_t>() {
 }
 
 // A row-major 2-D (or 1-D, as one row) view with its dtype and contiguity checked.
+// Matrix<const float> reads a borrowed input; a default-constructed Matrix is empty.
 template <class T>
 class Matrix {
   public:
+    Matrix() = default;
     Matrix(const mc_tensor_view& view, const char* what) {
         require(view.data != nullptr, MC_ERR_INVALID_ARGUMENT, std::string(what) + " is missing");
-        require(view.dtype == dtype_of<T>(), MC_ERR_INVALID_ARGUMENT,
+        require(view.dtype == dtype_of<std::remove_const_t<T>>(), MC_ERR_INVALID_ARGUMENT,
                 std::string(what) + " has the wrong dtype");
         require(view.ndim == 1 || view.ndim == 2, MC_ERR_INVALID_ARGUMENT,
                 std::string(what) + " should be 1-D or 2-D");
