@@ -29,7 +29,8 @@ Expected<fs::path> resolve_pipeline_path(std::string_view value, const fs::path&
                 fmt::format("expected \"${{MCOMP_TEST_DATA}}/...\", found \"{}\"", value));
         }
         const fs::path root = fs::absolute(test_data_dir());
-        return (root / fs::path(std::string(rest)).relative_path()).lexically_normal();
+        const fs::path relative = fs::path(std::string(rest)).relative_path();
+        return (relative.empty() ? root : root / relative).lexically_normal();
     }
     if (const std::size_t open = value.find("${"); open != std::string_view::npos) {
         const std::size_t close = value.find('}', open);
@@ -215,7 +216,7 @@ Expected<std::vector<ParamArg>> read_stage_params(const TableReader& stage) {
         ParamArg arg;
         arg.name = key->str();
         arg.where =
-            toml_where(value->source(), stage.file()) + ": " + stage.key("params") + "." + arg.name;
+            toml_where(key->source(), stage.file()) + ": " + stage.key("params") + "." + arg.name;
         if (value->is_integer()) {
             arg.value = value->as_integer()->get();
         } else if (value->is_floating_point()) {
@@ -308,9 +309,13 @@ Expected<PipelineStage> read_stage(const TableReader& stage, const Context& ctx)
         if (out.device != DeviceRequest::auto_select &&
             plugin->find_backend(out.device == DeviceRequest::cpu ? DeviceKind::cpu
                                                                   : DeviceKind::cuda) == nullptr) {
-            return stage.mismatch(
-                *device, "device",
-                fmt::format("a device plugin '{}' has a backend for", out.plugin_id));
+            std::vector<std::string> offered;
+            for (const BackendManifest& backend : plugin->backends) {
+                offered.emplace_back(device_kind_name(backend.device));
+            }
+            return stage.mismatch(*device, "device",
+                                  fmt::format("a device that plugin '{}' has a backend for ({})",
+                                              out.plugin_id, join_names(offered)));
         }
     }
     MCOMP_TRY(read_patterns(stage, "include", out.include));
