@@ -107,11 +107,14 @@ Expected<Checkpoint> Checkpoint::open(const std::string& model_dir) {
 }
 
 Status Checkpoint::index_file(const SafetensorsFile& file) {
+    const auto where_of = [&](const Entry& entry) {
+        return entry.file != nullptr ? entry.file->path() : dir_ + " (in memory)";
+    };
     for (const std::string& name : file.names()) {
         const auto [it, inserted] = tensors_.try_emplace(name, Entry{file.find(name), &file});
         if (!inserted) {
             return make_error(ErrorKind::bad_input, "tensor '" + name + "' is stored twice: in " +
-                                                        it->second.file->path() + " and in " +
+                                                        where_of(it->second) + " and in " +
                                                         file.path());
         }
     }
@@ -147,6 +150,9 @@ Status Checkpoint::load_shards(const std::string& index_path) {
 }
 
 Status Checkpoint::validate() {
+    const auto where_of = [&](const Entry& entry) {
+        return entry.file != nullptr ? entry.file->path() : dir_ + " (in memory)";
+    };
     const std::string config_path = join(dir_, "config.json");
     const auto check = [&](const std::string& name, const std::vector<std::int64_t>& shape,
                            const std::string& because) -> Status {
@@ -160,13 +166,13 @@ Status Checkpoint::validate() {
         const TensorView& view = *it->second.view;
         if (view.shape != shape) {
             return make_error(ErrorKind::bad_input,
-                              it->second.file->path() + ": tensor '" + name + "' has shape " +
+                              where_of(it->second) + ": tensor '" + name + "' has shape " +
                                   shape_to_string(view.shape) + " but config.json implies " +
                                   shape_to_string(shape) + " (" + because + ")");
         }
         if (!is_dense_float(view.dtype)) {
             return make_error(ErrorKind::unsupported,
-                              it->second.file->path() + ": tensor '" + name + "' has dtype " +
+                              where_of(it->second) + ": tensor '" + name + "' has dtype " +
                                   std::string(dtype_name(view.dtype)) +
                                   "; dense weights must be F32, F16 or BF16");
         }
@@ -209,7 +215,10 @@ const TensorView* Checkpoint::find(std::string_view name) const {
 
 std::string Checkpoint::file_of(std::string_view name) const {
     const auto it = tensors_.find(name);
-    return it == tensors_.end() ? std::string() : it->second.file->path();
+    if (it == tensors_.end()) {
+        return std::string();
+    }
+    return it->second.file != nullptr ? it->second.file->path() : dir_ + " (in memory)";
 }
 
 std::vector<std::string> Checkpoint::tensor_names() const {
@@ -218,6 +227,37 @@ std::vector<std::string> Checkpoint::tensor_names() const {
         names.push_back(name);
     }
     return names;
+}
+
+Expected<Checkpoint> Checkpoint::from_tensors(std::string dir, ModelConfig config,
+                                              std::vector<OwnedTensor> tensors) {
+    Checkpoint checkpoint;
+    checkpoint.dir_ = std::move(dir);
+    checkpoint.config_ = std::move(config);
+    for (OwnedTensor& tensor : tensors) {
+        auto owned = std::make_unique<OwnedTensor>(std::move(tensor));
+        auto view = std::make_unique<TensorView>();
+        view->dtype = owned->dtype;
+        view->shape = owned->shape;
+        view->data = owned->bytes.data();
+        view->num_bytes = owned->bytes.size();
+        if (static_cast<std::size_t>(view->numel()) * dtype_size(view->dtype) != view->num_bytes) {
+            return make_error(ErrorKind::internal,
+                              checkpoint.dir_ + ": in-memory tensor '" + owned->name + "' has " +
+                                  std::to_string(view->num_bytes) + " bytes for shape " +
+                                  shape_to_string(view->shape));
+        }
+        const auto [it, inserted] =
+            checkpoint.tensors_.try_emplace(owned->name, Entry{view.get(), nullptr});
+        if (!inserted) {
+            return make_error(ErrorKind::internal, checkpoint.dir_ + ": in-memory tensor '" +
+                                                       owned->name + "' is given twice");
+        }
+        checkpoint.owned_.push_back(std::move(owned));
+        checkpoint.owned_views_.push_back(std::move(view));
+    }
+    MCOMP_TRY(checkpoint.validate());
+    return checkpoint;
 }
 
 }  // namespace mcomp

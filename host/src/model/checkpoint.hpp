@@ -39,6 +39,20 @@ class Checkpoint {
     // Every stored tensor name, sorted.
     std::vector<std::string> tensor_names() const;
 
+    // A tensor held in memory by an in-memory checkpoint (from_tensors).
+    struct OwnedTensor {
+        std::string name;
+        DType dtype = DType::f32;
+        std::vector<std::int64_t> shape;
+        std::vector<std::byte> bytes;  // little-endian, row-major
+    };
+
+    // A checkpoint whose tensors live in memory, e.g. the dense weights a reader of a
+    // quantized checkpoint dequantized. `dir` names it in messages (and dir()); `config` is
+    // taken as given (its quant_method is not looked at). Validated like open().
+    static Expected<Checkpoint> from_tensors(std::string dir, ModelConfig config,
+                                             std::vector<OwnedTensor> tensors);
+
   private:
     struct Entry {
         const TensorView* view = nullptr;
@@ -53,6 +67,9 @@ class Checkpoint {
     ModelConfig config_;
     std::vector<std::unique_ptr<SafetensorsFile>> files_;
     std::map<std::string, Entry, std::less<>> tensors_;
+    // from_tensors(): the data and the views into it (file null in their entries).
+    std::vector<std::unique_ptr<OwnedTensor>> owned_;
+    std::vector<std::unique_ptr<TensorView>> owned_views_;
     const TensorView* embed_tokens_ = nullptr;
     const TensorView* lm_head_ = nullptr;
 };
