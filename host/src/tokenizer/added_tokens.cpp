@@ -126,13 +126,14 @@ void AddedTokenMatcher::split(const Piece& src, std::vector<Piece>& dst) const {
             end = whitespace_run_end(text, end);
         }
         if (done < begin) {
-            dst.push_back(Piece{text.substr(done, begin - done), -1, src.at_start && done == 0});
+            dst.push_back(
+                Piece{text.substr(done, begin - done), -1, origin_of_part(src, done, begin)});
         }
-        dst.push_back(Piece{text.substr(begin, end - begin), e.id, false});
+        dst.push_back(Piece{text.substr(begin, end - begin), e.id, 0});
         done = end;
     }
     if (done < text.size()) {
-        dst.push_back(Piece{text.substr(done), -1, src.at_start && done == 0});
+        dst.push_back(Piece{text.substr(done), -1, origin_of_part(src, done, text.size())});
     }
 }
 

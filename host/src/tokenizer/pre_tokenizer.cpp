@@ -105,7 +105,7 @@ void run_split(const PreTokenizerStep& step, const Piece& src, std::vector<Piece
 void run_byte_level(const PreTokenizerStep& step, const Regex* gpt2, Piece src,
                     std::vector<Piece>& dst) {
     if (step.add_prefix_space && src.text[0] != ' ') {
-        src.text = " " + src.text;
+        src.origin_bytes = prepend_to(src.text, " ", src.origin_bytes);
     }
     const std::size_t first = dst.size();
     if (step.use_regex && gpt2 != nullptr) {
@@ -116,25 +116,32 @@ void run_byte_level(const PreTokenizerStep& step, const Regex* gpt2, Piece src,
         dst.push_back(std::move(src));
     }
     const std::array<std::string, 256>& chars = byte_level_chars();
+    // Each byte becomes one char aligned like the char the byte belonged to.
     for (std::size_t i = first; i < dst.size(); ++i) {
         std::string mapped;
         mapped.reserve(dst[i].text.size() * 2);
-        for (const char c : dst[i].text) {
-            mapped += chars[static_cast<unsigned char>(c)];
+        std::size_t origin = 0;
+        for (std::size_t b = 0; b < dst[i].text.size(); ++b) {
+            mapped += chars[static_cast<unsigned char>(dst[i].text[b])];
+            if (b < dst[i].origin_bytes) {
+                origin = mapped.size();
+            }
         }
         dst[i].text = std::move(mapped);
+        dst[i].origin_bytes = origin;
     }
 }
 
 void run_metaspace(const PreTokenizerStep& step, Piece src, std::vector<Piece>& dst) {
     const std::string& rep = step.text;
-    replace_all(src.text, " ", std::nullopt, rep);
+    src.origin_bytes = replace_all(src.text, " ", std::nullopt, rep, src.origin_bytes);
+    // "first": the piece begins at offset 0 of the original text (offsets_original).
     const bool starts_with_rep = src.text.compare(0, rep.size(), rep) == 0;
     const bool prepend =
         !starts_with_rep && (step.prepend_scheme == PrependScheme::always ||
-                             (step.prepend_scheme == PrependScheme::first && src.at_start));
+                             (step.prepend_scheme == PrependScheme::first && src.origin_bytes > 0));
     if (prepend) {
-        src.text = rep + src.text;
+        src.origin_bytes = prepend_to(src.text, rep, src.origin_bytes);
     }
     if (!step.split) {
         dst.push_back(std::move(src));
@@ -161,8 +168,8 @@ void split_piece(const Piece& src, const std::vector<Span>& matches, SplitBehavi
         if (s.flag || s.end == s.begin) {
             continue;
         }
-        dst.push_back(
-            Piece{src.text.substr(s.begin, s.end - s.begin), -1, src.at_start && s.begin == 0});
+        dst.push_back(Piece{src.text.substr(s.begin, s.end - s.begin), -1,
+                            origin_of_part(src, s.begin, s.end)});
     }
 }
 

@@ -6,6 +6,8 @@
 // split) and Digits. Together they cover GPT-2, Llama-3, Qwen2, SmolLM and Llama-2.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,9 +20,16 @@ namespace mcomp::tok {
 // A stretch of text on its way to the model, or an added token already recognised.
 struct Piece {
     std::string text;
-    int32_t id = -1;        // an added token's id; -1 while the model still has to run
-    bool at_start = false;  // begins at offset 0 of the caller's text (Metaspace "first")
+    int32_t id = -1;  // an added token's id; -1 while the model still has to run
+    // Leading bytes that stand for the first char of the caller's text, 0 when the piece
+    // begins later (see normalize() in normalizer.hpp); Metaspace "first" reads it.
+    std::size_t origin_bytes = 0;
 };
+
+// The origin prefix of the part [begin, end) of `src`.
+inline std::size_t origin_of_part(const Piece& src, std::size_t begin, std::size_t end) {
+    return begin < src.origin_bytes ? std::min(src.origin_bytes, end) - begin : 0;
+}
 
 // How the matches of a pattern cut a piece (SplitDelimiterBehavior).
 enum class SplitBehavior {

@@ -40,11 +40,14 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
     // each remaining piece on its own, then the normalized tokens.
     std::vector<tok::Piece> pieces;
     pieces.push_back(
-        tok::Piece{tok::utf8_is_valid(text) ? std::string(text) : tok::utf8_lossy(text), -1, true});
+        tok::Piece{tok::utf8_is_valid(text) ? std::string(text) : tok::utf8_lossy(text), -1, 0});
+    if (!pieces[0].text.empty()) {
+        pieces[0].origin_bytes = tok::utf8_seq_len(static_cast<unsigned char>(pieces[0].text[0]));
+    }
     split_on_added(im.raw_matcher, pieces);
     for (tok::Piece& p : pieces) {
         if (p.id < 0) {
-            tok::normalize(im.normalizers, p.text, p.at_start);
+            tok::normalize(im.normalizers, p.text, p.origin_bytes);
         }
     }
     split_on_added(im.normalized_matcher, pieces);

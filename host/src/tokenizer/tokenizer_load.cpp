@@ -600,8 +600,8 @@ Tokenizer::Impl build(const Doc& td, const json& root, const Doc& cd, const json
         im.vocab_size = std::max(im.vocab_size, a.id + 1);
         if (a.normalized) {
             normalized[i] = a.content;
-            bool unused = true;
-            tok::normalize(im.normalizers, normalized[i], unused);
+            std::size_t origin_bytes = 0;  // unused: tokens are not pre-tokenized
+            tok::normalize(im.normalizers, normalized[i], origin_bytes);
         } else {
             raw[i] = a.content;
         }

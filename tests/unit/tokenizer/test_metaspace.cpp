@@ -41,6 +41,26 @@ TEST(TokMetaspace, PrependSchemeFirstOnlyAtTheStart) {
     EXPECT_EQ(t.encode("<s>hello", false), (Ids{1, 267, 289, 290}));
 }
 
+TEST(TokMetaspace, FirstMeansOriginalOffsetZero) {
+    // The reference asks whether a piece begins at original offset 0. Chars a normalizer
+    // prepends share the first char's offset, so with Prepend("x") and Digits, both "x"
+    // and "2" of "23" begin there (ids from tokenizers 0.23.2).
+    nlohmann::json j = test::tiny_metaspace_tokenizer("metaspace_first");
+    j["normalizer"] = {{"type", "Prepend"}, {"prepend", "x"}};
+    j["pre_tokenizer"] = {{"type", "Sequence"},
+                          {"pretokenizers",
+                           {{{"type", "Digits"}, {"individual_digits", true}},
+                            {{"type", "Metaspace"},
+                             {"replacement", "▁"},
+                             {"prepend_scheme", "first"},
+                             {"split", true}}}}};
+    Expected<Tokenizer> t = Tokenizer::from_json(j.dump(), "", "mem");
+    ASSERT_TRUE(t.has_value()) << t.error().message;
+    EXPECT_EQ(t->encode("23", false), (Ids{259, 283, 259, 3 + '2', 3 + '3'})) << "▁x ▁2 3";
+    EXPECT_EQ(t->encode("a1", false), (Ids{259, 283, 260, 3 + '1'})) << "▁xa 1";
+    EXPECT_EQ(t->encode("<s>12", false), (Ids{1, 283, 3 + '1', 3 + '2'})) << "<s> x 1 2";
+}
+
 TEST(TokMetaspace, UnfusedUnkWithoutByteFallback) {
     const Tokenizer t = load_tiny("metaspace_always");
     EXPECT_EQ(t.unk_id(), 0);

@@ -1,6 +1,6 @@
 // test_normalizer.cpp: the normalizer steps one by one (Prepend, Replace with a literal
-// or a regex, Strip, the Unicode forms) and whether the text still starts at the
-// original first char (what Metaspace's prepend_scheme "first" reads).
+// or a regex, Strip, the Unicode forms) and the origin prefix they leave (the bytes that
+// stand for the original first char, which Metaspace's prepend_scheme "first" reads).
 #include <gtest/gtest.h>
 
 #include "tokenizer/normalizer.hpp"
@@ -36,13 +36,21 @@ NormalizerStep strip(bool left, bool right) {
 }
 
 std::string run(const std::vector<NormalizerStep>& steps, std::string text,
-                bool* starts_at_origin = nullptr) {
-    bool origin = true;
+                std::size_t* origin_bytes = nullptr) {
+    std::size_t origin = origin_bytes != nullptr ? *origin_bytes : 0;
     normalize(steps, text, origin);
-    if (starts_at_origin != nullptr) {
-        *starts_at_origin = origin;
+    if (origin_bytes != nullptr) {
+        *origin_bytes = origin;
     }
     return text;
+}
+
+// The origin prefix after the steps, for a text whose first char is `first_bytes` long.
+std::size_t origin_after(const std::vector<NormalizerStep>& steps, const std::string& text,
+                         std::size_t first_bytes) {
+    std::size_t origin = first_bytes;
+    run(steps, text, &origin);
+    return origin;
 }
 
 TEST(TokNormalizer, LlamaPrependAndReplace) {
@@ -59,16 +67,16 @@ TEST(TokNormalizer, ReplaceWithRegexAndStrip) {
     EXPECT_EQ(run({strip(false, true)}, "  x  "), "  x");
 }
 
-TEST(TokNormalizer, TracksWhetherTheStartSurvives) {
-    bool origin = true;
-    run({prepend("▁")}, "x", &origin);
-    EXPECT_TRUE(origin) << "prepended chars stand for the first char";
-    run({strip(true, false)}, " x", &origin);
-    EXPECT_FALSE(origin);
-    run({replace("^x", "", true)}, "xy", &origin);
-    EXPECT_FALSE(origin);
-    run({replace("^x", "z", true)}, "xy", &origin);
-    EXPECT_TRUE(origin);
+TEST(TokNormalizer, TracksTheOriginPrefix) {
+    // Inserted chars take the alignment of the char they stand next to or replace.
+    EXPECT_EQ(origin_after({prepend("▁")}, "xy", 1), 4u);
+    EXPECT_EQ(origin_after({prepend("▁"), replace(" ", "▁", false)}, " y", 1), 6u);
+    EXPECT_EQ(origin_after({strip(true, false)}, " xy", 1), 0u) << "the first char went";
+    EXPECT_EQ(origin_after({replace("^x", "", true)}, "xy", 1), 0u);
+    EXPECT_EQ(origin_after({replace("^x", "zz", true)}, "xy", 1), 2u);
+    EXPECT_EQ(origin_after({replace("xy", "z", true)}, "xy", 1), 0u)
+        << "a match reaching past the prefix: its replacement aligns with its last char";
+    EXPECT_EQ(origin_after({prepend("▁")}, "xy", 0), 0u) << "a piece that starts later";
 }
 
 TEST(TokNormalizer, UnicodeForms) {
@@ -84,6 +92,10 @@ TEST(TokNormalizer, UnicodeForms) {
     EXPECT_EQ(run({n}, "\ufb01 \u00bd"), "fi 1\u20442");
     n.kind = NormalizerKind::nfc;
     EXPECT_EQ(run({n}, "\ufb01"), "\ufb01") << "NFC keeps compatibility chars";
+    // A composed first char stands for the first original char; a decomposed one too.
+    EXPECT_EQ(origin_after({n}, "e\u0301x", 1), 2u);
+    n.kind = NormalizerKind::nfd;
+    EXPECT_EQ(origin_after({n}, "\u00e9x", 2), 3u);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ std::vector<std::string> texts(const std::vector<Piece>& pieces) {
 }
 
 std::vector<std::string> run(const PreTokenizerStep& step, const std::string& text) {
-    std::vector<Piece> pieces = {Piece{text, -1, true}};
+    std::vector<Piece> pieces = {Piece{text, -1, 1}};
     pre_tokenize({step}, nullptr, pieces);
     return texts(pieces);
 }
@@ -78,13 +78,13 @@ TEST(TokPreTokenizer, ByteLevelGpt2RegexAndByteMapping) {
     s.kind = PreTokenizerKind::byte_level;
     s.add_prefix_space = false;
     s.use_regex = true;
-    std::vector<Piece> pieces = {Piece{"Hello  world's 123!\n", -1, true}};
+    std::vector<Piece> pieces = {Piece{"Hello  world's 123!\n", -1, 1}};
     pre_tokenize({s}, &gpt2, pieces);
     // Spaces become Ġ (U+0120), the newline Ċ (U+010A).
     EXPECT_EQ(texts(pieces), (Strings{"Hello", "Ġ", "Ġworld", "'s", "Ġ123", "!", "Ċ"}));
 
     s.add_prefix_space = true;
-    pieces = {Piece{"é", -1, true}};
+    pieces = {Piece{"é", -1, 2}};
     pre_tokenize({s}, &gpt2, pieces);
     EXPECT_EQ(texts(pieces), (Strings{"ĠÃ©"})) << "é is C3 A9";
 }
@@ -112,8 +112,7 @@ TEST(TokPreTokenizer, MetaspacePrependSchemesAndSplit) {
     EXPECT_EQ(run(s, "hey you"), (Strings{"hey▁you"}));
     // "first" prepends only to the piece that begins the caller's text.
     s.prepend_scheme = PrependScheme::first;
-    std::vector<Piece> pieces = {Piece{"a b", -1, true}, Piece{"<s>", 1, false},
-                                 Piece{"c", -1, false}};
+    std::vector<Piece> pieces = {Piece{"a b", -1, 1}, Piece{"<s>", 1, 0}, Piece{"c", -1, 0}};
     pre_tokenize({s}, nullptr, pieces);
     EXPECT_EQ(texts(pieces), (Strings{"▁a▁b", "<s>", "c"}));
 }
