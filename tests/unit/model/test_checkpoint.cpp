@@ -278,6 +278,19 @@ TEST(Checkpoint, RejectsBrokenShardIndexes) {
     }
 }
 
+TEST(Checkpoint, RejectsAMalformedShardIndex) {
+    TempDir dir;
+    testing::write_tiny_checkpoint(dir.str(), testing::tiny_config_json());
+    std::filesystem::remove(dir.file("model.safetensors"));
+    testing::write_text(dir.file("model.safetensors.index.json"), "{\"weight_map\": {,}}");
+    const Expected<Checkpoint> checkpoint = Checkpoint::open(dir.str());
+    ASSERT_FALSE(checkpoint);
+    EXPECT_EQ(checkpoint.error().message,
+              dir.file("model.safetensors.index.json") +
+                  ": not valid JSON (line 1, column 17: syntax error while parsing object key - "
+                  "unexpected ','; expected string literal)");
+}
+
 TEST(Checkpoint, RejectsATensorStoredInTwoShards) {
     TempDir dir;
     testing::write_tiny_checkpoint(dir.str(), testing::tiny_config_json());

@@ -90,6 +90,25 @@ TEST(ModelConfig, ExplicitHeadDimAndLlama3RopeScaling) {
     EXPECT_DOUBLE_EQ(linear->rope_scaling.factor, 2.0);
 }
 
+TEST(ModelConfig, RopeParametersOfTransformers5) {
+    json j = testing::tiny_config_json();
+    j.erase("rope_theta");
+    j.erase("rope_scaling");
+    j["rope_parameters"] = {{"rope_type", "llama3"},   {"rope_theta", 500000.0},
+                            {"factor", 32.0},          {"low_freq_factor", 1.0},
+                            {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+    const Expected<ModelConfig> config = parse(j);
+    ASSERT_TRUE(config) << config.error().message;
+    EXPECT_DOUBLE_EQ(config->rope_theta, 500000.0);
+    EXPECT_EQ(config->rope_scaling.type, RopeScalingType::llama3);
+    EXPECT_DOUBLE_EQ(config->rope_scaling.factor, 32.0);
+    j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 1000000.0}};
+    const Expected<ModelConfig> plain = parse(j);
+    ASSERT_TRUE(plain) << plain.error().message;
+    EXPECT_DOUBLE_EQ(plain->rope_theta, 1000000.0);
+    EXPECT_EQ(plain->rope_scaling.type, RopeScalingType::none);
+}
+
 TEST(ModelConfig, FamilyRules) {
     json j = testing::tiny_config_json();
     j["model_type"] = "qwen2";
