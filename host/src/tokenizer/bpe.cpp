@@ -2,6 +2,7 @@
 #include "tokenizer/bpe.hpp"
 
 #include <algorithm>
+#include <functional>
 
 #include <spdlog/spdlog.h>
 
@@ -97,6 +98,7 @@ Status BpeModel::build(StringMap<int32_t> vocab,
     // Merged tokens drop the continuing-subword prefix of their right part (model.rs).
     const std::size_t prefix_len = m.config_.continuing_subword_prefix.size();
     m.merges_.reserve(merges.size());
+    m.num_merges_ = merges.size();
     for (std::size_t rank = 0; rank < merges.size(); ++rank) {
         const auto& [left, right] = merges[rank];
         const std::string merged =
@@ -195,12 +197,16 @@ int32_t BpeModel::char_id(std::string_view ch, bool is_first, bool is_last) cons
 
 namespace {
 
+// A symbol of a word being merged, linked to its live neighbours. Byte lengths, which
+// the reference keeps for offsets, are not needed for ids; 12 bytes keep long words
+// compact in cache.
 struct Symbol {
-    int32_t id = 0;
+    int32_t id = 0;  // kMerged once merged into its left neighbour
     int32_t prev = -1;
     int32_t next = -1;
-    int32_t num_bytes = 0;  // 0 marks a symbol merged into its left neighbour
 };
+
+constexpr int32_t kMerged = -1;
 
 // A candidate merge; `key` = rank << 32 | position, so that one integer comparison
 // orders by lowest rank, then leftmost position, as Word::merge_all's heap does.
@@ -219,17 +225,50 @@ struct MergeAfter {
     bool operator()(const Merge& a, const Merge& b) const { return a.key > b.key; }
 };
 
-void add_symbol(std::vector<Symbol>& symbols, int32_t id, std::size_t num_bytes) {
+void add_symbol(std::vector<Symbol>& symbols, int32_t id) {
     const auto idx = static_cast<int32_t>(symbols.size());
     if (!symbols.empty()) {
         symbols.back().next = idx;
     }
-    symbols.push_back(Symbol{id, idx - 1, -1, static_cast<int32_t>(num_bytes)});
+    symbols.push_back(Symbol{id, idx - 1, -1});
 }
 
-// Word::merge_all: merges the pair of lowest rank, leftmost first, until none is left.
-// A stale heap entry is recognised by its pair no longer giving the same merged id.
-void merge_all(const PairMap& merges, std::vector<Symbol>& symbols) {
+// Merges the pair at `pos` when it still gives `new_id` (an entry queued before a
+// neighbour changed is stale), then offers the two new pairs around the merged symbol
+// to `push(rank, pos, new_id)`. Word::merge_all, the loop body.
+template <class Push>
+void apply_merge(const PairMap& merges, std::vector<Symbol>& symbols, int32_t pos, int32_t new_id,
+                 Push&& push) {
+    Symbol& cur = symbols[pos];
+    if (cur.id == kMerged || cur.next == -1) {
+        return;
+    }
+    const Symbol right = symbols[cur.next];
+    const PairMap::Value* m = merges.find(cur.id, right.id);
+    if (m == nullptr || m->new_id != new_id) {
+        return;
+    }
+    symbols[cur.next].id = kMerged;
+    cur.id = new_id;
+    cur.next = right.next;
+    if (right.next >= 0) {
+        symbols[right.next].prev = pos;
+    }
+    if (cur.prev >= 0) {
+        if (const PairMap::Value* pm = merges.find(symbols[cur.prev].id, cur.id)) {
+            push(pm->rank, cur.prev, pm->new_id);
+        }
+    }
+    if (cur.next >= 0) {
+        if (const PairMap::Value* nm = merges.find(cur.id, symbols[cur.next].id)) {
+            push(nm->rank, pos, nm->new_id);
+        }
+    }
+}
+
+// Word::merge_all: merges the pair of lowest rank, leftmost first, until none is left,
+// with one heap of (rank, position) entries as the reference does.
+void merge_all_heap(const PairMap& merges, std::vector<Symbol>& symbols) {
     std::vector<Merge> heap;
     heap.reserve(symbols.size());
     for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
@@ -238,41 +277,61 @@ void merge_all(const PairMap& merges, std::vector<Symbol>& symbols) {
         }
     }
     std::make_heap(heap.begin(), heap.end(), MergeAfter{});
-    auto push = [&heap](Merge m) {
-        heap.push_back(m);
+    auto push = [&heap](int32_t rank, int32_t pos, int32_t new_id) {
+        heap.push_back(make_merge(rank, pos, new_id));
         std::push_heap(heap.begin(), heap.end(), MergeAfter{});
     };
     while (!heap.empty()) {
         std::pop_heap(heap.begin(), heap.end(), MergeAfter{});
         const Merge top = heap.back();
         heap.pop_back();
-        const auto pos = static_cast<int32_t>(top.key & 0xFFFFFFFFu);
-        Symbol& cur = symbols[pos];
-        if (cur.num_bytes == 0 || cur.next == -1) {
+        apply_merge(merges, symbols, static_cast<int32_t>(top.key & 0xFFFFFFFFu), top.new_id, push);
+    }
+}
+
+// The same order for long words (a tokenizer without pre-tokenizer sees a whole file as
+// one word): a small heap of positions per rank, and a heap of the ranks that have any.
+// Each rank then sweeps the symbols left to right, which keeps memory access local; one
+// heap over all entries jumps across the whole word at every step.
+void merge_all_by_rank(const PairMap& merges, std::size_t num_ranks, std::vector<Symbol>& symbols) {
+    std::vector<std::vector<int32_t>> positions(num_ranks);
+    std::vector<int32_t> new_ids(num_ranks, -1);  // one pair, so one merged id, per rank
+    std::vector<uint8_t> queued(num_ranks, 0);
+    std::vector<int32_t> ranks;
+    const std::greater<int32_t> after;
+    auto push = [&](int32_t rank, int32_t pos, int32_t new_id) {
+        std::vector<int32_t>& at = positions[rank];
+        at.push_back(pos);
+        std::push_heap(at.begin(), at.end(), after);
+        new_ids[rank] = new_id;
+        if (queued[rank] == 0) {
+            queued[rank] = 1;
+            ranks.push_back(rank);
+            std::push_heap(ranks.begin(), ranks.end(), after);
+        }
+    };
+    for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
+        if (const PairMap::Value* m = merges.find(symbols[i].id, symbols[i + 1].id)) {
+            push(m->rank, static_cast<int32_t>(i), m->new_id);
+        }
+    }
+    while (!ranks.empty()) {
+        const int32_t rank = ranks.front();
+        std::vector<int32_t>& at = positions[rank];
+        if (at.empty()) {
+            std::pop_heap(ranks.begin(), ranks.end(), after);
+            ranks.pop_back();
+            queued[rank] = 0;
             continue;
         }
-        const Symbol right = symbols[cur.next];
-        const PairMap::Value* m = merges.find(cur.id, right.id);
-        if (m == nullptr || m->new_id != top.new_id) {
-            continue;
+        std::pop_heap(at.begin(), at.end(), after);
+        const int32_t pos = at.back();
+        at.pop_back();
+        if (!at.empty()) {
+            // The next position of this rank is known: fetch its symbol while merging.
+            __builtin_prefetch(&symbols[at.front()]);
         }
-        symbols[cur.next].num_bytes = 0;
-        cur.id = top.new_id;
-        cur.num_bytes += right.num_bytes;
-        cur.next = right.next;
-        if (right.next >= 0) {
-            symbols[right.next].prev = pos;
-        }
-        if (cur.prev >= 0) {
-            if (const PairMap::Value* pm = merges.find(symbols[cur.prev].id, cur.id)) {
-                push(make_merge(pm->rank, cur.prev, pm->new_id));
-            }
-        }
-        if (cur.next >= 0) {
-            if (const PairMap::Value* nm = merges.find(cur.id, symbols[cur.next].id)) {
-                push(make_merge(nm->rank, pos, nm->new_id));
-            }
-        }
+        apply_merge(merges, symbols, pos, new_ids[rank], push);
     }
 }
 
@@ -283,7 +342,7 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& dst) cons
     // fused into one <unk>; note that a byte-fallback char does not flush it (as there).
     std::vector<Symbol> symbols;
     symbols.reserve(word.size());
-    int32_t unk_bytes = 0;  // bytes of the pending <unk>, 0 when none
+    bool unk_pending = false;
     std::size_t pos = 0;
     while (pos < word.size()) {
         const std::size_t n = utf8_seq_len(static_cast<unsigned char>(word[pos]));
@@ -293,11 +352,11 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& dst) cons
         pos += n;
         const int32_t id = char_id(ch, is_first, is_last);
         if (id >= 0) {
-            if (unk_bytes > 0) {
-                add_symbol(symbols, unk_id_, static_cast<std::size_t>(unk_bytes));
-                unk_bytes = 0;
+            if (unk_pending) {
+                add_symbol(symbols, unk_id_);
+                unk_pending = false;
             }
-            add_symbol(symbols, id, n);
+            add_symbol(symbols, id);
             continue;
         }
         if (config_.byte_fallback) {
@@ -314,7 +373,7 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& dst) cons
             }
             if (all_bytes) {
                 for (const char b : s) {
-                    add_symbol(symbols, byte_ids_[static_cast<unsigned char>(b)], 1);
+                    add_symbol(symbols, byte_ids_[static_cast<unsigned char>(b)]);
                 }
                 continue;
             }
@@ -322,19 +381,22 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& dst) cons
         if (unk_id_ < 0) {
             continue;
         }
-        if (unk_bytes > 0 && !config_.fuse_unk) {
-            add_symbol(symbols, unk_id_, static_cast<std::size_t>(unk_bytes));
-            unk_bytes = 0;
+        if (unk_pending && !config_.fuse_unk) {
+            add_symbol(symbols, unk_id_);
         }
-        unk_bytes += static_cast<int32_t>(n);
+        unk_pending = true;
     }
-    if (unk_bytes > 0) {
-        add_symbol(symbols, unk_id_, static_cast<std::size_t>(unk_bytes));
+    if (unk_pending) {
+        add_symbol(symbols, unk_id_);
     }
 
-    merge_all(merges_, symbols);
+    if (symbols.size() >= long_word_symbols_) {
+        merge_all_by_rank(merges_, num_merges_, symbols);
+    } else {
+        merge_all_heap(merges_, symbols);
+    }
     for (const Symbol& s : symbols) {
-        if (s.num_bytes != 0) {
+        if (s.id != kMerged) {
             dst.push_back(s.id);
         }
     }

@@ -84,6 +84,10 @@ class BpeModel {
     // Number of tokens (the reference's get_vocab_size; below id_limit() with gaps).
     int32_t num_tokens() const { return static_cast<int32_t>(vocab_.size()); }
 
+    // Words of at least this many symbols use the per-rank merge queue (same result,
+    // better locality); tests lower it to compare the two.
+    void set_long_word_symbols(std::size_t num_symbols) { long_word_symbols_ = num_symbols; }
+
   private:
     void merge_word(std::string_view word, std::vector<int32_t>& dst) const;
     int32_t char_id(std::string_view ch, bool is_first, bool is_last) const;
@@ -92,6 +96,8 @@ class BpeModel {
     std::vector<std::string> vocab_r_;
     std::vector<bool> has_id_;
     PairMap merges_;
+    std::size_t num_merges_ = 0;
+    std::size_t long_word_symbols_ = 8192;
     BpeConfig config_;
     int32_t unk_id_ = -1;
     std::array<int32_t, 256> byte_ids_{};   // `<0xXX>` tokens, -1 when absent

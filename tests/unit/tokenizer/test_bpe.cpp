@@ -4,6 +4,9 @@
 // the Hugging Face `tokenizers` library (0.23.2).
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <random>
+
 #include "tokenizer/bpe.hpp"
 
 namespace mcomp::tok {
@@ -113,6 +116,44 @@ TEST(TokBpe, RejectsMergesOfUnknownTokens) {
         ASSERT_FALSE(s.has_value());
         EXPECT_EQ(s.error().kind, ErrorKind::bad_input);
         EXPECT_EQ(s.error().message, c.message);
+    }
+}
+
+TEST(TokBpe, PerRankQueueMergesLikeTheHeap) {
+    // Random merge tables over {a, b, c, d} (with pairs that build the same token two
+    // ways) and random words: the per-rank queue of long words must give the heap's ids.
+    std::mt19937 rng(7);
+    for (int table = 0; table < 20; ++table) {
+        StringMap<int32_t> vocab;
+        std::vector<std::string> tokens = {"a", "b", "c", "d"};
+        for (const std::string& t : tokens) {
+            vocab.emplace(t, static_cast<int32_t>(vocab.size()));
+        }
+        Merges merges;
+        for (int i = 0; i < 40; ++i) {
+            const std::string& left = tokens[rng() % tokens.size()];
+            const std::string& right = tokens[rng() % tokens.size()];
+            if (left.size() + right.size() > 6) {
+                continue;
+            }
+            merges.emplace_back(left, right);
+            if (vocab.emplace(left + right, static_cast<int32_t>(vocab.size())).second) {
+                tokens.push_back(left + right);
+            }
+        }
+        BpeModel heap = make(vocab, merges);
+        BpeModel by_rank = make(vocab, merges);
+        heap.set_long_word_symbols(SIZE_MAX);
+        by_rank.set_long_word_symbols(0);
+        for (int w = 0; w < 30; ++w) {
+            std::string word;
+            const std::size_t len = 1 + rng() % 300;
+            for (std::size_t i = 0; i < len; ++i) {
+                word.push_back(static_cast<char>('a' + rng() % 4));
+            }
+            ASSERT_EQ(ids_of(heap, word), ids_of(by_rank, word))
+                << "table " << table << ": " << word;
+        }
     }
 }
 
