@@ -12,20 +12,6 @@ namespace mcomp::tok {
 
 // ---- PairMap --------------------------------------------------------------------------
 
-namespace {
-
-uint64_t pair_key(int32_t left, int32_t right) {
-    return (uint64_t{static_cast<uint32_t>(left)} << 32) | static_cast<uint32_t>(right);
-}
-
-}  // namespace
-
-std::size_t PairMap::slot_of(uint64_t key) const {
-    // Fibonacci hashing spreads the structured (left, right) keys over the table.
-    const uint64_t h = key * 0x9E3779B97F4A7C15ull;
-    return static_cast<std::size_t>(h >> 20) & (slots_.size() - 1);
-}
-
 void PairMap::reserve(std::size_t num_pairs) {
     std::size_t capacity = 16;
     while (capacity < num_pairs * 2) {
@@ -46,7 +32,7 @@ void PairMap::insert_or_assign(int32_t left, int32_t right, Value value) {
     if ((size_ + 1) * 2 > slots_.size()) {
         reserve(size_ + 1);
     }
-    const uint64_t key = pair_key(left, right);
+    const uint64_t key = key_of(left, right);
     std::size_t i = slot_of(key);
     while (slots_[i].key != kEmpty && slots_[i].key != key) {
         i = (i + 1) & (slots_.size() - 1);
@@ -55,21 +41,6 @@ void PairMap::insert_or_assign(int32_t left, int32_t right, Value value) {
         ++size_;
     }
     slots_[i] = Slot{key, value};
-}
-
-const PairMap::Value* PairMap::find(int32_t left, int32_t right) const {
-    if (slots_.empty()) {
-        return nullptr;
-    }
-    const uint64_t key = pair_key(left, right);
-    std::size_t i = slot_of(key);
-    while (slots_[i].key != kEmpty) {
-        if (slots_[i].key == key) {
-            return &slots_[i].value;
-        }
-        i = (i + 1) & (slots_.size() - 1);
-    }
-    return nullptr;
 }
 
 // ---- building -------------------------------------------------------------------------

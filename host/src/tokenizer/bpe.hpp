@@ -49,7 +49,21 @@ class PairMap {
     // A later merge of the same pair replaces the earlier one, as in the HashMap of
     // the reference.
     void insert_or_assign(int32_t left, int32_t right, Value value);
-    const Value* find(int32_t left, int32_t right) const;
+    // Inline: the merge loop calls it for every candidate pair.
+    const Value* find(int32_t left, int32_t right) const {
+        if (slots_.empty()) {
+            return nullptr;
+        }
+        const uint64_t key = key_of(left, right);
+        std::size_t i = slot_of(key);
+        while (slots_[i].key != kEmpty) {
+            if (slots_[i].key == key) {
+                return &slots_[i].value;
+            }
+            i = (i + 1) & (slots_.size() - 1);
+        }
+        return nullptr;
+    }
 
   private:
     struct Slot {
@@ -57,7 +71,13 @@ class PairMap {
         Value value;
     };
     static constexpr uint64_t kEmpty = ~uint64_t{0};
-    std::size_t slot_of(uint64_t key) const;
+    static uint64_t key_of(int32_t left, int32_t right) {
+        return (uint64_t{static_cast<uint32_t>(left)} << 32) | static_cast<uint32_t>(right);
+    }
+    // Fibonacci hashing spreads the structured (left, right) keys over the table.
+    std::size_t slot_of(uint64_t key) const {
+        return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 20) & (slots_.size() - 1);
+    }
     std::vector<Slot> slots_;
     std::size_t size_ = 0;
 };
