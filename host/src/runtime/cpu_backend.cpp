@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstring>
@@ -21,9 +22,19 @@ namespace {
 // Below this many elements a loop runs on one thread: forking costs more than it saves.
 constexpr std::int64_t kParallelMinElements = 1 << 14;
 
-// Queries per attention work item: small enough to spread one sequence over the cores,
-// large enough for efficient products; keys stop at the tile's last query (causality).
-constexpr std::int64_t kAttentionTile = 128;
+// Queries per attention work item: at most 128 (large enough for efficient products), fewer
+// (down to 32) when that is what it takes to give every thread two items; keys stop at the
+// tile's last query (causality).
+constexpr std::int64_t kAttentionTileMax = 128;
+constexpr std::int64_t kAttentionTileMin = 32;
+
+std::int64_t attention_tile(const AttentionShape& shape, std::int64_t num_threads) {
+    const std::int64_t sequences = shape.batch * shape.num_kv_heads;
+    const std::int64_t even_split =
+        shape.seq_len * sequences / std::max<std::int64_t>(1, 2 * num_threads);
+    const std::int64_t tile = std::clamp(even_split, kAttentionTileMin, kAttentionTileMax);
+    return std::min(shape.seq_len, tile);
+}
 
 // ---- row kernels (vectorized; one build per x86-64 level) ----------------------------------
 
@@ -227,7 +238,8 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
     const std::int64_t group = shape.num_heads / shape.num_kv_heads;
     const std::int64_t q_width = shape.num_heads * d;
     const std::int64_t kv_width = shape.num_kv_heads * d;
-    const std::int64_t tile = std::min(seq, kAttentionTile);
+    const std::int64_t num_threads = omp_get_max_threads();
+    const std::int64_t tile = attention_tile(shape, num_threads);
     const std::int64_t num_tiles = (seq + tile - 1) / tile;
 
     struct TilePlan {
@@ -250,7 +262,6 @@ void CpuBackend::attention(const Tensor& q, const Tensor& k, const Tensor& v,
         p.values = matmul_->plan(s_desc, v_desc, {}, q_desc);
     }
     const std::int64_t scratch_floats = group * tile * seq;
-    const std::int64_t num_threads = omp_get_max_threads();
     if (scores_.numel() < num_threads * scratch_floats) {
         scores_ = Tensor::empty_cpu(DType::f32, {num_threads, scratch_floats});
     }

@@ -1,5 +1,6 @@
 // cpu_backend.hpp: the reference backend — oneDNN matmuls for every linear and for the
-// attention products, OpenMP loops for the elementwise kernels. All fp32.
+// attention products, OpenMP loops for the elementwise kernels. All fp32. One caller thread
+// at a time per CpuBackend (its kernels use all OpenMP threads themselves).
 #pragma once
 
 #include <memory>
