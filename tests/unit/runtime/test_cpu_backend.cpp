@@ -182,6 +182,13 @@ TEST(CpuBackend, AttentionAcrossQueryTiles) {
     check_attention(shape);
     shape.window = 150;
     check_attention(shape);
+    // One sequence with one kv head (multi-query): the tiles shrink to keep threads busy.
+    shape.batch = 1;
+    shape.num_heads = 3;
+    shape.num_kv_heads = 1;
+    shape.seq_len = 200;
+    shape.window.reset();
+    check_attention(shape);
 }
 
 TEST(CpuBackend, SwigluAddEmbed) {
