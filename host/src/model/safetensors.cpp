@@ -20,6 +20,7 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kHeaderLengthBytes = 8;
+constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // the reference crate's MAX_HEADER_SIZE
 
 // One header entry, before the data region is known to hold it.
 struct ParsedEntry {
@@ -177,6 +178,12 @@ Expected<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
                               "truncated or not safetensors");
     }
     const std::uint64_t header_bytes = read_le_u64(mapped->data());
+    if (header_bytes > kMaxHeaderBytes) {
+        return make_error(ErrorKind::bad_input,
+                          path + ": header length " + std::to_string(header_bytes) +
+                              " exceeds the format's limit of " + std::to_string(kMaxHeaderBytes) +
+                              " bytes; the file is damaged or not safetensors");
+    }
     if (header_bytes > file_bytes - kHeaderLengthBytes) {
         return make_error(ErrorKind::bad_input,
                           path + ": header length " + std::to_string(header_bytes) +

@@ -126,6 +126,9 @@ TEST(Safetensors, RejectsBrokenFiles) {
         {"header length past the end", raw_file("{}", 10, 1000),
          "header length 1000 runs past the end of the file (20 bytes); the file is truncated "
          "or not safetensors"},
+        {"header too large", raw_file("{}", 0, 200000000),
+         "header length 200000000 exceeds the format's limit of 100000000 bytes; the file is "
+         "damaged or not safetensors"},
         {"malformed header", raw_file(R"({"a": )", 0),
          "header is not valid JSON (line 1, column 7: syntax error while parsing value - "
          "unexpected end of input; expected '[', '{', or a literal); the file is damaged or "
