@@ -83,24 +83,26 @@ __global__ void rms_norm_kernel(const T* src, const T* weight, std::int64_t widt
 
 // ---- rotary embedding ---------------------------------------------------------------------
 
-// One thread per rotated pair (i, i + half) of one head of one row:
-// x1' = x1·cos − x2·sin, x2' = x2·cos + x1·sin (apply_rotary_pos_emb with rotate_half).
+// One block per token row; its threads walk the row's rotated pairs (i, i + half) of every
+// head: x1' = x1·cos − x2·sin, x2' = x2·cos + x1·sin (apply_rotary_pos_emb, rotate_half).
+// 32-bit index arithmetic inside the row: 64-bit division costs dozens of instructions.
 template <typename T>
-__global__ void rope_kernel(T* x, std::int64_t rows, std::int64_t seq, std::int64_t heads,
-                            std::int64_t head_dim, const float* cos, const float* sin) {
-    const std::int64_t half = head_dim / 2;
-    const std::int64_t count = rows * heads * half;
-    const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-    for (std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-         t < count; t += stride) {
-        const std::int64_t i = t % half;
-        const std::int64_t head = (t / half) % heads;
-        const std::int64_t row = t / (half * heads);
-        const std::int64_t position = row % seq;
-        T* x1 = x + row * heads * head_dim + head * head_dim + i;
+__global__ void rope_kernel(T* x, int seq, int heads, int head_dim, const float* cos,
+                            const float* sin) {
+    const int half = head_dim / 2;
+    const std::int64_t row = blockIdx.x;
+    const int position = static_cast<int>(row % seq);
+    T* row_x = x + row * heads * head_dim;
+    const float* row_cos = cos + static_cast<std::int64_t>(position) * half;
+    const float* row_sin = sin + static_cast<std::int64_t>(position) * half;
+    for (int pair = static_cast<int>(threadIdx.x); pair < heads * half;
+         pair += static_cast<int>(blockDim.x)) {
+        const int head = pair / half;
+        const int i = pair - head * half;
+        T* x1 = row_x + head * head_dim + i;
         T* x2 = x1 + half;
-        const float c = cos[position * half + i];
-        const float s = sin[position * half + i];
+        const float c = row_cos[i];
+        const float s = row_sin[i];
         const float a = to_float(*x1);
         const float b = to_float(*x2);
         *x1 = from_float<T>(a * c - b * s);
@@ -250,14 +252,17 @@ void launch_rms_norm(const void* src, const void* weight, ElemType type, std::in
 void launch_rope(void* x, ElemType type, std::int64_t batch, std::int64_t seq, std::int64_t heads,
                  std::int64_t head_dim, const float* cos, const float* sin, cudaStream_t stream) {
     const std::int64_t rows = batch * seq;
-    const std::int64_t count = rows * heads * (head_dim / 2);
-    if (count == 0) {
+    const std::int64_t pairs = heads * (head_dim / 2);
+    if (rows == 0 || pairs == 0) {
         return;
     }
+    const unsigned threads =
+        static_cast<unsigned>(pairs < kThreads ? (pairs + 31) / 32 * 32 : kThreads);
     dispatch_type(type, [&](auto tag) {
         using T = typename decltype(tag)::type;
-        rope_kernel<T><<<grid_for(count, kThreads), kThreads, 0, stream>>>(
-            static_cast<T*>(x), rows, seq, heads, head_dim, cos, sin);
+        rope_kernel<T><<<static_cast<unsigned>(rows), threads, 0, stream>>>(
+            static_cast<T*>(x), static_cast<int>(seq), static_cast<int>(heads),
+            static_cast<int>(head_dim), cos, sin);
     });
     MCOMP_CUDA_CHECK_LAUNCH("rope_kernel");
 }
