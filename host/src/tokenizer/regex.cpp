@@ -3,6 +3,7 @@
 #include "tokenizer/regex.hpp"
 
 #include <pcre2.h>
+#include <spdlog/spdlog.h>
 
 #include "tokenizer/unicode.hpp"
 
@@ -41,11 +42,19 @@ void Regex::find_all(std::string_view text, std::vector<Span>& dst) const {
     std::size_t pos = 0;
     while (pos <= text.size()) {
         // The caller guarantees valid UTF-8; a check per call would make the scan O(n^2).
-        const int rc = code_->jit ? pcre2_jit_match(code_->code, subject, text.size(), pos,
-                                                    PCRE2_NO_UTF_CHECK, md, nullptr)
-                                  : pcre2_match(code_->code, subject, text.size(), pos,
-                                                PCRE2_NO_UTF_CHECK, md, nullptr);
+        int rc = code_->jit ? pcre2_jit_match(code_->code, subject, text.size(), pos,
+                                              PCRE2_NO_UTF_CHECK, md, nullptr)
+                            : PCRE2_ERROR_JIT_BADOPTION;
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+            // No JIT, or its stack ran out: the interpreter keeps its backtracking on the heap.
+            rc = pcre2_match(code_->code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK, md,
+                             nullptr);
+        }
         if (rc < 0) {
+            if (rc != PCRE2_ERROR_NOMATCH) {
+                // The rest stays one unsplit stretch: nothing is lost, only not cut.
+                spdlog::warn("tokenizer: regex match failed (PCRE2 error {}) at byte {}", rc, pos);
+            }
             break;
         }
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
