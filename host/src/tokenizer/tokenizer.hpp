@@ -11,6 +11,16 @@
 //
 // A loaded Tokenizer is immutable; copies share it, and encode/decode may run on any
 // number of threads at once.
+//
+// Checked against the reference: tests/golden/tokenizer/ (ids made by the library) and a
+// randomized comparison of pipelines during development. Not reproduced: the WordPiece,
+// Unigram and WordLevel models (refused at load), BPE dropout (ignored: encoding is
+// deterministic), the encode_special_tokens option (special token strings in the text
+// always become their ids), offsets, and what transformers changes on top of the file
+// (add_prefix_space / legacy / from_slow rewrites, clean_up_tokenization_spaces).
+// decode() passes added tokens through the decoder as their content; tokenizers 0.23
+// passes a normalized added token in its normalized form (e.g. "▁<|start_story|>"), which
+// gives different spaces around special tokens in decoded text.
 #pragma once
 
 #include <cstdint>
