@@ -277,15 +277,17 @@ __device__ __forceinline__ void load_tile_mma(const T* src, std::int64_t stride,
     }
 }
 
-// V rows [row0, row0 + 64) transposed into shared [D][64 + 8].
+// V rows [row0, row0 + 64) transposed into shared [D][64 + 8]. Consecutive threads take
+// consecutive keys of one 8-column chunk, so that each of the 8 scattered 2-byte stores of
+// a warp lands in 16 consecutive words (no bank conflict); the global reads stay 16 bytes.
 template <typename T, int D>
 __device__ __forceinline__ void load_tile_transposed(const T* src, std::int64_t stride, int row0,
                                                      int seq, T* dst) {
     constexpr int kChunks = D / 8;
     for (int c = static_cast<int>(threadIdx.x); c < kTile * kChunks;
          c += static_cast<int>(blockDim.x)) {
-        const int r = c / kChunks;
-        const int col = (c % kChunks) * 8;
+        const int r = c % kTile;
+        const int col = (c / kTile) * 8;
         uint4 bits = make_uint4(0, 0, 0, 0);
         if (row0 + r < seq) {
             bits = *reinterpret_cast<const uint4*>(src + (row0 + r) * stride + col);
