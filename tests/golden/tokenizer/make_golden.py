@@ -342,7 +342,8 @@ def main():
                "cases": encode_cases(tok, GOLDEN_TEXTS), "counts": []}
         if args.data_dir:
             for rel in COUNT_FILES:
-                with open(os.path.join(args.data_dir, rel), encoding="utf-8") as f:
+                # newline="": the C++ side reads the bytes as they are.
+                with open(os.path.join(args.data_dir, rel), encoding="utf-8", newline="") as f:
                     text = f.read()
                 n = len(tok.encode(text, add_special_tokens=True).ids)
                 out["counts"].append({"file": rel, "add_special_tokens": True, "num_tokens": n})
