@@ -11,7 +11,7 @@ packages=(
     libdnnl-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
     libboost-dev libboost-filesystem-dev
     googletest libgtest-dev
-    nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libpcre2-dev libssl-dev
+    nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libpcre2-dev libssl-dev libicu-dev
 )
 if [[ "${1:-}" == "--notebooks" ]]; then
     packages+=(jupyter-nbconvert python3-ipykernel python3-matplotlib python3-pandas python3-numpy)
