@@ -2,12 +2,14 @@
 // entry. OpenMP inside every kernel:
 //   - norms: partial sums of squares per (chunk of kTokensPerChunk tokens, block of columns),
 //     then the chunk sums in chunk order (the order wanda_score.hpp fixes for both backends);
-//   - unstructured: per row, nth_element over 64-bit keys (score key << 32 | column), which
-//     are all distinct, so the lowest `k` are exactly what a stable ascending sort puts first;
+//   - unstructured: per row, a radix select (11 + 11 + 10 bits) finds the k-th lowest score
+//     key T; the keys below T and, in column order, the first of those equal to T are pruned:
+//     the first k of a stable ascending sort;
 //   - N:M: the shared n_of_m_key_pruned() on the keys of each group.
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "wanda_score.hpp"
@@ -49,6 +51,83 @@ void chunk_sums(const sdk::Host& host, const float* src, int64_t tokens, int64_t
     }
 }
 
+// Radix select: the k-th lowest (1-based) of keys[0, count), in three passes over 11, 11 and
+// 10 bits, each pass keeping only the keys of the chosen bin (in `a`, then `b`). Sets
+// `equal_to_prune` to how many keys equal to the result are among the lowest k.
+uint32_t radix_select(const uint32_t* keys, int64_t count, int64_t k, std::vector<uint32_t>& a,
+                      std::vector<uint32_t>& b, int64_t& equal_to_prune) {
+    constexpr int kShifts[3] = {21, 10, 0};
+    constexpr int kWidths[3] = {11, 11, 10};
+    uint32_t histogram[1 << 11] = {};
+    const uint32_t* candidates = keys;
+    uint32_t prefix = 0;
+    int64_t rank = k;
+    for (int pass = 0; pass < 3; ++pass) {
+        const int shift = kShifts[pass];
+        const uint32_t bin_mask = (1u << kWidths[pass]) - 1;
+        std::fill(histogram, histogram + bin_mask + 1, 0u);
+        for (int64_t i = 0; i < count; ++i) {
+            ++histogram[(candidates[i] >> shift) & bin_mask];
+        }
+        uint32_t bin = 0;
+        while (rank > histogram[bin]) {
+            rank -= histogram[bin];
+            ++bin;
+        }
+        prefix |= bin << shift;
+        if (pass < 2) {
+            uint32_t* kept = (pass == 0 ? a : b).data();
+            int64_t num_kept = 0;
+            for (int64_t i = 0; i < count; ++i) {
+                kept[num_kept] = candidates[i];
+                num_kept += ((candidates[i] >> shift) & bin_mask) == bin ? 1 : 0;
+            }
+            candidates = kept;
+            count = num_kept;
+        }
+    }
+    equal_to_prune = rank;  // the last bin holds keys equal to prefix only
+    return prefix;
+}
+
+// The selection of one row: the k-th lowest key T, then every key below T and, in column
+// order, the first `equal_to_prune` keys equal to T: exactly the first k of a stable
+// ascending sort.
+void select_row(const float* weight, const float* sqrt_scaler, int64_t cols, int64_t k,
+                std::vector<uint32_t>& keys, std::vector<uint32_t>& a, std::vector<uint32_t>& b,
+                uint8_t* mask, float* dst) {
+    for (int64_t j = 0; j < cols; ++j) {
+        keys[j] = weight_key(weight[j], sqrt_scaler[j]);
+    }
+    if (k == 0) {
+        std::fill(mask, mask + cols, uint8_t{1});
+        std::copy(weight, weight + cols, dst);
+        return;
+    }
+    int64_t equal_to_prune = 0;
+    const uint32_t threshold = radix_select(keys.data(), cols, k, a, b, equal_to_prune);
+    for (int64_t j = 0; j < cols; ++j) {
+        const bool pruned = keys[j] < threshold;
+        mask[j] = pruned ? 0 : 1;
+        dst[j] = pruned ? 0.0f : weight[j];
+    }
+    for (int64_t j = 0; j < cols && equal_to_prune > 0; ++j) {
+        if (keys[j] == threshold) {
+            mask[j] = 0;
+            dst[j] = 0.0f;
+            --equal_to_prune;
+        }
+    }
+}
+
+std::vector<float> sqrt_of(const float* scaler_row, int64_t cols) {
+    std::vector<float> sqrt_scaler(static_cast<size_t>(cols));
+    for (int64_t j = 0; j < cols; ++j) {
+        sqrt_scaler[j] = sqrt_rn(scaler_row[j]);
+    }
+    return sqrt_scaler;
+}
+
 }  // namespace
 
 mc_device_type backend_device() {
@@ -76,56 +155,33 @@ void accumulate_norms(const sdk::Host& host, mc_device /*device*/, const float* 
 
 int64_t prune_unstructured(const sdk::Host& host, const LayerViews& views, int64_t prune_per_row) {
     const int64_t cols = views.cols;
-    std::vector<float> sqrt_scaler(static_cast<size_t>(cols));
-    for (int64_t j = 0; j < cols; ++j) {
-        sqrt_scaler[j] = sqrt_rn(views.scaler_row[j]);
-    }
-#pragma omp parallel num_threads(host_thread_count(host))
+    const std::vector<float> sqrt_scaler = sqrt_of(views.scaler_row, cols);
+    int64_t num_pruned = 0;
+#pragma omp parallel num_threads(host_thread_count(host)) reduction(+ : num_pruned)
     {
-        std::vector<uint64_t> keys(static_cast<size_t>(cols));
+        std::vector<uint32_t> keys(static_cast<size_t>(cols));
+        std::vector<uint32_t> a(static_cast<size_t>(cols));
+        std::vector<uint32_t> b(static_cast<size_t>(cols));
 #pragma omp for schedule(static)
         for (int64_t row = 0; row < views.rows; ++row) {
-            const float* weight = views.weight + row * cols;
-            for (int64_t j = 0; j < cols; ++j) {
-                keys[j] = (uint64_t{weight_key(weight[j], sqrt_scaler[j])} << 32) |
-                          static_cast<uint64_t>(j);
-            }
-            // Keys are distinct (the column is part of them): the largest pruned key is the
-            // one a full sort puts at position prune_per_row - 1.
-            uint64_t largest_pruned = 0;
-            if (prune_per_row > 0) {
-                std::nth_element(keys.begin(), keys.begin() + (prune_per_row - 1), keys.end());
-                largest_pruned = keys[prune_per_row - 1];
-            }
             uint8_t* mask = views.mask + row * cols;
-            float* dst = views.dst_weight + row * cols;
+            select_row(views.weight + row * cols, sqrt_scaler.data(), cols, prune_per_row, keys, a,
+                       b, mask, views.dst_weight + row * cols);
             for (int64_t j = 0; j < cols; ++j) {
-                const uint64_t key = (uint64_t{weight_key(weight[j], sqrt_scaler[j])} << 32) |
-                                     static_cast<uint64_t>(j);
-                const bool pruned = prune_per_row > 0 && key <= largest_pruned;
-                mask[j] = pruned ? 0 : 1;
-                dst[j] = pruned ? 0.0f : weight[j];
+                num_pruned += mask[j] == 0 ? 1 : 0;
             }
         }
-    }
-    // Every row prunes exactly prune_per_row weights by construction.
-    int64_t num_pruned = 0;
-    const int64_t numel = views.rows * cols;
-#pragma omp parallel for schedule(static) num_threads(host_thread_count(host)) \
-    reduction(+ : num_pruned)
-    for (int64_t i = 0; i < numel; ++i) {
-        num_pruned += views.mask[i] == 0 ? 1 : 0;
     }
     return num_pruned;
 }
 
 int64_t prune_n_of_m(const sdk::Host& host, const LayerViews& views, int32_t n, int32_t m) {
     const int64_t cols = views.cols;
-    std::vector<float> sqrt_scaler(static_cast<size_t>(cols));
-    for (int64_t j = 0; j < cols; ++j) {
-        sqrt_scaler[j] = sqrt_rn(views.scaler_row[j]);
-    }
+    const std::vector<float> sqrt_scaler = sqrt_of(views.scaler_row, cols);
     const int64_t groups_per_row = cols / m;
+    const float* weight = views.weight;  // locals: stores to the mask cannot alias them
+    uint8_t* mask = views.mask;
+    float* dst = views.dst_weight;
     int64_t num_pruned = 0;
 #pragma omp parallel for schedule(static) num_threads(host_thread_count(host)) \
     reduction(+ : num_pruned)
@@ -135,12 +191,12 @@ int64_t prune_n_of_m(const sdk::Host& host, const LayerViews& views, int32_t n, 
             const int64_t col = group * m;
             const int64_t begin = row * cols + col;
             for (int32_t j = 0; j < m; ++j) {
-                keys[j] = weight_key(views.weight[begin + j], sqrt_scaler[col + j]);
+                keys[j] = weight_key(weight[begin + j], sqrt_scaler[col + j]);
             }
             for (int32_t j = 0; j < m; ++j) {
                 const bool pruned = n_of_m_key_pruned(keys, m, n, j);
-                views.mask[begin + j] = pruned ? 0 : 1;
-                views.dst_weight[begin + j] = pruned ? 0.0f : views.weight[begin + j];
+                mask[begin + j] = pruned ? 0 : 1;
+                dst[begin + j] = pruned ? 0.0f : weight[begin + j];
                 num_pruned += pruned ? 1 : 0;
             }
         }

@@ -186,8 +186,11 @@ __global__ void __launch_bounds__(kSelectThreads)
         const uint32_t is_equal = (valid && equal_to_prune > 0 && key == threshold) ? 1u : 0u;
         uint32_t equal_rank = 0;
         uint32_t tile_equal = 0;
-        BlockScan(scan_storage).ExclusiveSum(is_equal, equal_rank, tile_equal);
-        __syncthreads();
+        // Most tiles hold no key equal to the threshold: skip their scan (a uniform branch).
+        if (__syncthreads_or(static_cast<int>(is_equal)) != 0) {
+            BlockScan(scan_storage).ExclusiveSum(is_equal, equal_rank, tile_equal);
+            __syncthreads();
+        }
         if (valid) {
             const bool pruned =
                 prune_per_row > 0 &&
