@@ -1,0 +1,333 @@
+// block_engine.cpp: see block_engine.hpp.
+#include "compress/block_engine.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "compress/layer_select.hpp"
+#include "compress/layer_session.hpp"
+#include "compress/resources.hpp"
+#include "core/host_services.hpp"
+#include "model/llama_layout.hpp"
+#include "runtime/cpu_backend.hpp"
+#include "runtime/llama_model.hpp"
+
+namespace mcomp::compress {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::size_t index_of(LinearId id) {
+    return static_cast<std::size_t>(id);
+}
+
+Error cancelled_error() {
+    return make_error(ErrorKind::cancelled, "cancelled by the user");
+}
+
+// Feeds each watched linear's input to its session; ends the pass (with an error the
+// caller recognises through reached_last) once the group's last linear has seen its input.
+class GroupHook final : public LinearHook {
+  public:
+    std::array<LayerSession*, kNumLinears> sessions{};
+    LinearId last = LinearId::down_proj;
+    bool reached_last = false;
+
+    Status on_linear_input(std::int64_t /*block*/, LinearId id, const Tensor& src) override {
+        LayerSession* session = sessions[index_of(id)];
+        if (session != nullptr) {
+            MCOMP_TRY(session->observe(src.f32(), src.rows()));
+        }
+        if (id == last) {
+            reached_last = true;
+            return make_error(ErrorKind::cancelled, "the group's inputs are complete");
+        }
+        return {};
+    }
+};
+
+// Sample j of [samples, seqlen, hidden] as a [1, seqlen, hidden] view.
+Tensor sample_view(const Tensor& activations, std::int64_t j) {
+    const std::int64_t seqlen = activations.dim(1);
+    return activations.slice_rows(j * seqlen, seqlen).reshaped({1, seqlen, activations.dim(2)});
+}
+
+// One block through every stage.
+class BlockRunner {
+  public:
+    BlockRunner(LlamaModel& model, std::vector<EngineStage>& stages, const EngineOptions& options,
+                Tensor& activations, Progress& progress, std::int64_t block)
+        : model_(model),
+          stages_(stages),
+          options_(options),
+          activations_(activations),
+          progress_(progress),
+          block_(block) {}
+
+    Status run(BlockWeights& weights) {
+        for (std::size_t s = 0; s < stages_.size(); ++s) {
+            const auto start = Clock::now();
+            MCOMP_TRY(run_stage(static_cast<int>(s), weights));
+            stages_[s].seconds += seconds_since(start);
+        }
+        return {};
+    }
+
+    std::vector<CompressedLinear> take_records() {
+        std::vector<CompressedLinear> out;
+        for (std::optional<CompressedLinear>& record : records_) {
+            if (record) {
+                out.push_back(std::move(*record));
+            }
+        }
+        return out;
+    }
+
+  private:
+    Status run_stage(int stage_index, BlockWeights& weights) {
+        static const std::vector<std::vector<LinearId>> kAllAtOnce = {
+            {kAllLinears.begin(), kAllLinears.end()}};
+        const auto& groups = options_.true_sequential ? sequential_groups() : kAllAtOnce;
+        const EngineStage& stage = stages_[static_cast<std::size_t>(stage_index)];
+        for (const std::vector<LinearId>& group : groups) {
+            std::vector<LinearId> selected;
+            for (const LinearId id : group) {
+                if (layer_selected(stage.include, stage.exclude, linear_prefix(block_, id))) {
+                    selected.push_back(id);
+                }
+            }
+            if (!selected.empty()) {
+                MCOMP_TRY(run_group(stage_index, selected, weights));
+            }
+        }
+        return {};
+    }
+
+    Status run_group(int stage_index, const std::vector<LinearId>& ids, BlockWeights& weights) {
+        if (cancel_requested()) {
+            return cancelled_error();
+        }
+        EngineStage& stage = stages_[static_cast<std::size_t>(stage_index)];
+        std::vector<std::unique_ptr<LayerSession>> sessions;
+        GroupHook hook;
+        hook.last = ids.back();  // groups list their linears in the order the block runs them
+        for (const LinearId id : ids) {
+            Expected<std::unique_ptr<LayerSession>> session =
+                LayerSession::create(stage.technique, stage.params);
+            if (!session) {
+                return session.error();
+            }
+            const Tensor& weight = weights.linear(id).weight;
+            const std::span<const float> data(weight.f32(),
+                                              static_cast<std::size_t>(weight.numel()));
+            MCOMP_TRY((*session)->begin(linear_prefix(block_, id),
+                                        static_cast<std::int32_t>(block_), weight.dim(0),
+                                        weight.dim(1), data));
+            hook.sessions[index_of(id)] = session->get();
+            sessions.push_back(std::move(*session));
+        }
+        if (stage.needs_inputs) {
+            MCOMP_TRY(observe_pass(weights, hook, group_label(stage, ids)));
+        }
+        for (std::size_t k = 0; k < ids.size(); ++k) {
+            Expected<LayerResult> result = sessions[k]->finish();
+            if (!result) {
+                return result.error();
+            }
+            sessions[k].reset();
+            MCOMP_TRY(store(stage_index, ids[k], std::move(*result), weights));
+            ++stage.layers;
+        }
+        return {};
+    }
+
+    std::string group_label(const EngineStage& stage, const std::vector<LinearId>& ids) const {
+        std::string names;
+        for (const LinearId id : ids) {
+            if (!names.empty()) {
+                names += '/';
+            }
+            names += linear_name(id);
+        }
+        return fmt::format("block {} {} {}", block_, stage.use, names);
+    }
+
+    // The block forward over every calibration sample, feeding the hook.
+    Status observe_pass(const BlockWeights& weights, GroupHook& hook, const std::string& label) {
+        const std::int64_t samples = activations_.dim(0);
+        Tensor scratch =
+            model_.backend().alloc(DType::f32, {1, activations_.dim(1), activations_.dim(2)});
+        for (std::int64_t j = 0; j < samples; ++j) {
+            if (cancel_requested()) {
+                return cancelled_error();
+            }
+            hook.reached_last = false;
+            const Status status =
+                model_.run_block(block_, sample_view(activations_, j), scratch, weights, &hook);
+            if (!status && !hook.reached_last) {
+                return status;
+            }
+            progress_.update(block_, fmt::format("{} sample {}/{}", label, j + 1, samples));
+        }
+        return {};
+    }
+
+    // Folds the result into the layer's record and points the block's weight at it.
+    Status store(int stage_index, LinearId id, LayerResult result, BlockWeights& weights) {
+        std::optional<CompressedLinear>& record = records_[index_of(id)];
+        LinearWeights& linear = weights.linear(id);
+        if (!record) {
+            record.emplace();
+            record->prefix = linear_prefix(block_, id);
+            record->block = block_;
+            record->id = id;
+            record->out_features = linear.weight.dim(0);
+            record->in_features = linear.weight.dim(1);
+        }
+        MCOMP_TRY(apply_layer_result(*record, std::move(result), stage_index, options_.policy));
+        linear.weight = Tensor::view(DType::f32, {record->out_features, record->in_features},
+                                     record->weight.data());
+        return {};
+    }
+
+    LlamaModel& model_;
+    std::vector<EngineStage>& stages_;
+    const EngineOptions& options_;
+    Tensor& activations_;
+    Progress& progress_;
+    std::int64_t block_ = 0;
+    std::array<std::optional<CompressedLinear>, kNumLinears> records_;
+};
+
+// Gives the block's source pages back to the kernel (file mappings only).
+void drop_block_pages(const Checkpoint& checkpoint, std::int64_t block) {
+    std::vector<std::string> names = {input_norm_name(block), post_attn_norm_name(block)};
+    for (const LinearId id : kAllLinears) {
+        names.push_back(linear_prefix(block, id) + ".weight");
+        names.push_back(linear_prefix(block, id) + ".bias");
+    }
+    for (const std::string& name : names) {
+        if (const TensorView* view = checkpoint.find(name)) {
+            drop_mapped_pages(view->data, view->num_bytes);
+        }
+    }
+}
+
+// X = block(X), one sample at a time, in place.
+Status forward_block(LlamaModel& model, std::int64_t block, const BlockWeights& weights,
+                     Tensor& activations) {
+    for (std::int64_t j = 0; j < activations.dim(0); ++j) {
+        if (cancel_requested()) {
+            return cancelled_error();
+        }
+        Tensor x = sample_view(activations, j);
+        MCOMP_TRY(model.run_block(block, x, x, weights));
+    }
+    return {};
+}
+
+}  // namespace
+
+const std::vector<std::vector<LinearId>>& sequential_groups() {
+    static const std::vector<std::vector<LinearId>> groups = {
+        {LinearId::q_proj, LinearId::k_proj, LinearId::v_proj},
+        {LinearId::o_proj},
+        {LinearId::gate_proj, LinearId::up_proj},
+        {LinearId::down_proj}};
+    return groups;
+}
+
+Expected<Tensor> embed_calibration(const Checkpoint& checkpoint,
+                                   const CalibrationSet& calibration) {
+    const ModelConfig& cfg = checkpoint.config();
+    const TensorView& table = checkpoint.embed_tokens();
+    const std::int64_t hidden = cfg.hidden_size;
+    const std::size_t row_bytes = static_cast<std::size_t>(hidden) * dtype_size(table.dtype);
+    Tensor dst = Tensor::empty_cpu(DType::f32, {calibration.samples, calibration.seqlen, hidden});
+    for (std::size_t i = 0; i < calibration.tokens.size(); ++i) {
+        const std::int32_t token = calibration.tokens[i];
+        if (token < 0 || token >= cfg.vocab_size) {
+            return make_error(ErrorKind::bad_input,
+                              fmt::format("calibration token id {} is outside the vocabulary of "
+                                          "{}; the tokenizer does not belong to this model",
+                                          token, cfg.vocab_size));
+        }
+        const std::byte* row = table.data + static_cast<std::size_t>(token) * row_bytes;
+        convert_to_f32(table.dtype, row, static_cast<std::size_t>(hidden),
+                       dst.f32() + static_cast<std::int64_t>(i) * hidden);
+    }
+    return dst;
+}
+
+Status run_blocks(const Checkpoint& checkpoint, std::vector<EngineStage>& stages,
+                  const EngineOptions& options, Tensor& activations, WorkDir& work,
+                  Progress& progress, double& forward_seconds) {
+    const std::int64_t num_blocks = checkpoint.config().num_hidden_layers;
+    const bool calibrated = activations.defined();
+    for (const EngineStage& stage : stages) {
+        if (stage.needs_inputs && !calibrated) {
+            return make_error(ErrorKind::bad_input,
+                              fmt::format("technique '{}' needs calibration inputs; add a "
+                                          "[calibration] table to the pipeline",
+                                          stage.use));
+        }
+    }
+    CpuBackend backend;
+    LlamaModel model(checkpoint, backend);
+    const std::int64_t first = work.next_block();
+    progress.start("compress", num_blocks);
+    progress.update(first, "");
+    const auto start = Clock::now();
+    for (std::int64_t block = first; block < num_blocks; ++block) {
+        Expected<BlockWeights> weights = model.load_block(block);
+        if (!weights) {
+            return weights.error();
+        }
+        BlockRunner runner(model, stages, options, activations, progress, block);
+        MCOMP_TRY(runner.run(*weights));
+        const bool last = block + 1 == num_blocks;
+        if (calibrated && !last) {
+            const auto forward_start = Clock::now();
+            MCOMP_TRY(forward_block(model, block, *weights, activations));
+            forward_seconds += seconds_since(forward_start);
+        }
+        if (cancel_requested()) {
+            return cancelled_error();
+        }
+        const std::vector<CompressedLinear> records = runner.take_records();
+        // Totals so far travel with the state, so a resumed run reports the whole work.
+        nlohmann::json totals = nlohmann::json::array();
+        for (const EngineStage& stage : stages) {
+            totals.push_back({{"seconds", stage.seconds}, {"layers", stage.layers}});
+        }
+        work.notes()["stages"] = totals;
+        work.notes()["forward_seconds"] = forward_seconds;
+        MCOMP_TRY(work.commit_block(block, records, calibrated && !last ? &activations : nullptr));
+        if (options.source_mapped) {
+            drop_block_pages(checkpoint, block);
+        }
+        const std::int64_t peak = peak_rss_bytes();
+        for (EngineStage& stage : stages) {
+            stage.peak_rss_bytes = peak;
+        }
+        progress.update(block + 1, fmt::format("block {} done", block));
+        spdlog::debug("block {}/{} committed ({} compressed linears)", block + 1, num_blocks,
+                      records.size());
+    }
+    progress.finish(
+        fmt::format("{} block(s) in {:.1f} s", num_blocks - first, seconds_since(start)));
+    return {};
+}
+
+}  // namespace mcomp::compress
