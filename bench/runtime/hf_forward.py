@@ -68,7 +68,8 @@ def build_model(args, dtype):
             model = LlamaForCausalLM(config)
     finally:
         torch.set_default_dtype(previous)
-    return model.to(dtype).eval()
+    assert all(p.dtype == dtype for p in model.parameters())
+    return model.eval()
 
 
 def time_forward(model, input_ids):
