@@ -355,7 +355,6 @@ void HostServices::report_progress(int64_t done, int64_t total, const char* what
             std::fputc('\n', stderr);
         }
         std::fflush(stderr);
-        progress_line_open_ = !finished;
     } else {
         // Plain lines for logs and CI: at most one every two seconds.
         if (now - last_progress_ < std::chrono::seconds(2)) {

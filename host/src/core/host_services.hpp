@@ -111,7 +111,6 @@ class HostServices {
 
     std::mutex progress_mutex_;
     std::chrono::steady_clock::time_point last_progress_{};
-    bool progress_line_open_ = false;
 };
 
 }  // namespace mcomp

@@ -130,149 +130,209 @@ bool LayerTechniqueInstance::needs_inputs() const {
     return (table_.flags & MC_LAYER_NEEDS_INPUTS) != 0;
 }
 
-Expected<LayerResult> LayerTechniqueInstance::run(const LayerInput& layer) {
-    MCOMP_TRY(check_input(layer));
-    HostServices& host = *host_;
-    const mc_device device = host.device();
-    const bool on_cpu = device.type == MC_DEVICE_CPU;
-    const int64_t out_features = layer.out_features;
-    const int64_t in_features = layer.in_features;
-    const size_t weight_bytes = layer.weight.size_bytes();
-    const auto out_of_memory = [&](size_t num_bytes) {
+// ---- one layer ------------------------------------------------------------------------------
+
+namespace {
+
+// The buffers and views of one run(): the weight and batches on the backend's device, the
+// planned outputs, and the calls that use them, in order.
+class LayerCall {
+  public:
+    LayerCall(HostServices& host, const mc_layer_technique& table, mc_instance* instance,
+              const std::string& label, const LayerInput& layer)
+        : host_(host), table_(table), instance_(instance), label_(label), layer_(layer) {
+        device_ = host.device();
+        on_cpu_ = device_.type == MC_DEVICE_CPU;
+    }
+
+    Status begin();
+    Status observe_all();
+    Status plan();
+    Status finish();
+    Expected<LayerResult> collect() const;
+
+  private:
+    Error out_of_memory(size_t num_bytes) const {
         return make_error(
             ErrorKind::internal,
             fmt::format("{}: layer '{}': out of memory allocating {} bytes on {}", label_,
-                        layer.name, num_bytes, on_cpu ? "the CPU" : "the GPU"));
-    };
+                        layer_.name, num_bytes, on_cpu_ ? "the CPU" : "the GPU"));
+    }
+    // A view of host data `src`: the data itself on the CPU (read-only by contract), a copy
+    // in `copy` on the GPU.
+    Expected<void*> stage(std::span<const float> src, std::unique_ptr<Buffer>& copy);
+    Expected<Buffer*> output(size_t num_bytes);
 
-    // begin_layer: a CPU backend reads the caller's memory directly (read-only by contract).
-    Buffer weight_copy(host, device, on_cpu ? 0 : weight_bytes);
-    if (!weight_copy.ok()) {
-        return out_of_memory(weight_bytes);
-    }
-    void* weight_data = on_cpu ? const_cast<float*>(layer.weight.data()) : weight_copy.data();
-    if (!on_cpu) {
-        MCOMP_TRY(host.copy_from_host(device, weight_data, layer.weight.data(), weight_bytes));
-    }
-    const mc_tensor_view weight =
-        make_view(MC_DTYPE_F32, device, {out_features, in_features}, weight_data);
-    const mc_layer_info info = {sizeof(mc_layer_info), layer.name.c_str(), layer.block_index,
-                                in_features,           out_features,       device};
-    MCOMP_TRY(call_plugin(host, label_, "begin_layer",
-                          [&] { return table_.begin_layer(instance_, &info, &weight); }));
+    HostServices& host_;
+    const mc_layer_technique& table_;
+    mc_instance* instance_;
+    const std::string& label_;
+    const LayerInput& layer_;
+    mc_device device_ = {MC_DEVICE_CPU, 0};
+    bool on_cpu_ = true;
 
-    // observe: one call per calibration batch.
-    if (needs_inputs()) {
-        size_t largest_bytes = 0;
-        for (const auto& batch : layer.batches) {
-            largest_bytes = std::max(largest_bytes, batch.size_bytes());
-        }
-        Buffer batch_copy(host, device, on_cpu ? 0 : largest_bytes);
-        if (!batch_copy.ok()) {
-            return out_of_memory(largest_bytes);
-        }
-        for (const auto& batch : layer.batches) {
-            if (cancel_requested()) {
-                return make_error(ErrorKind::cancelled, "cancelled by the user");
-            }
-            void* data = on_cpu ? const_cast<float*>(batch.data()) : batch_copy.data();
-            if (!on_cpu) {
-                MCOMP_TRY(host.copy_from_host(device, data, batch.data(), batch.size_bytes()));
-            }
-            const auto tokens = static_cast<int64_t>(batch.size()) / in_features;
-            const mc_tensor_view src = make_view(MC_DTYPE_F32, device, {tokens, in_features}, data);
-            MCOMP_TRY(call_plugin(host, label_, "observe",
-                                  [&] { return table_.observe(instance_, &src); }));
+    std::unique_ptr<Buffer> weight_copy_;
+    std::unique_ptr<Buffer> batch_copy_;
+    mc_tensor_view weight_ = {};
+    mc_layer_info info_ = {};
+    mc_layer_result_plan plan_ = {sizeof(mc_layer_result_plan), 0, 0};
+    std::vector<std::unique_ptr<Buffer>> outputs_;
+    mc_layer_result dst_ = {};
+};
+
+Expected<void*> LayerCall::stage(std::span<const float> src, std::unique_ptr<Buffer>& copy) {
+    if (on_cpu_) {
+        return const_cast<float*>(src.data());
+    }
+    if (!copy || copy->num_bytes() < src.size_bytes()) {
+        copy = std::make_unique<Buffer>(host_, device_, src.size_bytes());
+        if (!copy->ok()) {
+            return out_of_memory(src.size_bytes());
         }
     }
+    MCOMP_TRY(host_.copy_from_host(device_, copy->data(), src.data(), src.size_bytes()));
+    return copy->data();
+}
+
+Status LayerCall::begin() {
+    Expected<void*> data = stage(layer_.weight, weight_copy_);
+    if (!data) {
+        return data.error();
+    }
+    weight_ = make_view(MC_DTYPE_F32, device_, {layer_.out_features, layer_.in_features}, *data);
+    info_ = {sizeof(mc_layer_info), layer_.name.c_str(), layer_.block_index,
+             layer_.in_features,    layer_.out_features, device_};
+    return call_plugin(host_, label_, "begin_layer",
+                       [&] { return table_.begin_layer(instance_, &info_, &weight_); });
+}
+
+Status LayerCall::observe_all() {
+    for (const std::span<const float> batch : layer_.batches) {
+        if (cancel_requested()) {
+            return make_error(ErrorKind::cancelled, "cancelled by the user");
+        }
+        Expected<void*> data = stage(batch, batch_copy_);
+        if (!data) {
+            return data.error();
+        }
+        const auto tokens = static_cast<int64_t>(batch.size()) / layer_.in_features;
+        const mc_tensor_view src =
+            make_view(MC_DTYPE_F32, device_, {tokens, layer_.in_features}, *data);
+        MCOMP_TRY(
+            call_plugin(host_, label_, "observe", [&] { return table_.observe(instance_, &src); }));
+    }
+    return {};
+}
+
+Status LayerCall::plan() {
     if (cancel_requested()) {
         return make_error(ErrorKind::cancelled, "cancelled by the user");
     }
-
-    // plan_result: which outputs finish_layer() will write.
-    mc_layer_result_plan plan = {sizeof(mc_layer_result_plan), 0, 0};
-    MCOMP_TRY(call_plugin(host, label_, "plan_result",
-                          [&] { return table_.plan_result(instance_, &plan); }));
+    MCOMP_TRY(call_plugin(host_, label_, "plan_result",
+                          [&] { return table_.plan_result(instance_, &plan_); }));
     const uint32_t known = MC_RESULT_MASK | MC_RESULT_QUANT;
-    if ((plan.outputs & ~known) != 0) {
+    if ((plan_.outputs & ~known) != 0) {
         return make_error(ErrorKind::internal,
                           fmt::format("{}: plan_result asked for unknown outputs 0x{:x}", label_,
-                                      plan.outputs & ~known));
+                                      plan_.outputs & ~known));
     }
-    const bool quant = (plan.outputs & MC_RESULT_QUANT) != 0;
-    const bool masked = (plan.outputs & MC_RESULT_MASK) != 0;
-    if (quant && (plan.num_groups < 1 || plan.num_groups > in_features)) {
+    if ((plan_.outputs & MC_RESULT_QUANT) == 0) {
+        plan_.num_groups = 0;
+    } else if (plan_.num_groups < 1 || plan_.num_groups > layer_.in_features) {
         return make_error(ErrorKind::internal,
                           fmt::format("{}: plan_result gave num_groups = {}, expected 1..{} "
                                       "(in_features)",
-                                      label_, plan.num_groups, in_features));
+                                      label_, plan_.num_groups, layer_.in_features));
     }
-    const int64_t groups = quant ? plan.num_groups : 0;
+    return {};
+}
 
-    // The outputs, zero-filled so that nothing a plugin forgets to write is garbage.
-    const auto elems = static_cast<size_t>(out_features * in_features);
-    const auto group_elems = static_cast<size_t>(out_features * groups);
-    Buffer dst_weight(host, device, elems * sizeof(float));
-    Buffer dst_mask(host, device, masked ? elems : 0);
-    Buffer dst_codes(host, device, quant ? elems : 0);
-    Buffer dst_scales(host, device, group_elems * sizeof(float));
-    Buffer dst_zeros(host, device, group_elems * sizeof(float));
-    Buffer dst_g_idx(host, device, quant ? static_cast<size_t>(in_features) * sizeof(int32_t) : 0);
-    for (const Buffer* buffer :
-         {&dst_weight, &dst_mask, &dst_codes, &dst_scales, &dst_zeros, &dst_g_idx}) {
-        if (!buffer->ok()) {
-            return out_of_memory(buffer->num_bytes());
+// A zero-filled output buffer, so that nothing a plugin forgets to write is garbage.
+Expected<Buffer*> LayerCall::output(size_t num_bytes) {
+    outputs_.push_back(std::make_unique<Buffer>(host_, device_, num_bytes));
+    Buffer* buffer = outputs_.back().get();
+    if (!buffer->ok()) {
+        return out_of_memory(num_bytes);
+    }
+    MCOMP_TRY(host_.zero_fill(device_, buffer->data(), num_bytes));
+    return buffer;
+}
+
+Status LayerCall::finish() {
+    const int64_t rows = layer_.out_features;
+    const int64_t cols = layer_.in_features;
+    const bool quant = (plan_.outputs & MC_RESULT_QUANT) != 0;
+    const bool masked = (plan_.outputs & MC_RESULT_MASK) != 0;
+    const int64_t groups = plan_.num_groups;
+    const auto elems = static_cast<size_t>(rows * cols);
+    const auto group_elems = static_cast<size_t>(rows * groups);
+    // weight, mask, codes, scales, zeros, g_idx; unplanned ones are empty (data == NULL).
+    const size_t sizes[6] = {
+        elems * sizeof(float),       masked ? elems : 0,
+        quant ? elems : 0,           group_elems * sizeof(float),
+        group_elems * sizeof(float), quant ? size_t(cols) * sizeof(int32_t) : 0};
+    void* data[6] = {};
+    for (int i = 0; i < 6; ++i) {
+        Expected<Buffer*> buffer = output(sizes[i]);
+        if (!buffer) {
+            return buffer.error();
         }
-        MCOMP_TRY(host.zero_fill(device, buffer->data(), buffer->num_bytes()));
+        data[i] = (*buffer)->data();
     }
-    mc_layer_result dst = {};
-    dst.struct_size = sizeof(mc_layer_result);
-    dst.weight = make_view(MC_DTYPE_F32, device, {out_features, in_features}, dst_weight.data());
-    dst.mask = make_view(MC_DTYPE_U8, device, {out_features, in_features}, dst_mask.data());
-    dst.codes = make_view(MC_DTYPE_U8, device, {out_features, in_features}, dst_codes.data());
-    dst.scales = make_view(MC_DTYPE_F32, device, {out_features, groups}, dst_scales.data());
-    dst.zeros = make_view(MC_DTYPE_F32, device, {out_features, groups}, dst_zeros.data());
-    dst.g_idx = make_view(MC_DTYPE_I32, device, {in_features}, dst_g_idx.data());
-    MCOMP_TRY(call_plugin(host, label_, "finish_layer",
-                          [&] { return table_.finish_layer(instance_, &dst); }));
+    dst_.struct_size = sizeof(mc_layer_result);
+    dst_.weight = make_view(MC_DTYPE_F32, device_, {rows, cols}, data[0]);
+    dst_.mask = make_view(MC_DTYPE_U8, device_, {rows, cols}, data[1]);
+    dst_.codes = make_view(MC_DTYPE_U8, device_, {rows, cols}, data[2]);
+    dst_.scales = make_view(MC_DTYPE_F32, device_, {rows, groups}, data[3]);
+    dst_.zeros = make_view(MC_DTYPE_F32, device_, {rows, groups}, data[4]);
+    dst_.g_idx = make_view(MC_DTYPE_I32, device_, {cols}, data[5]);
+    return call_plugin(host_, label_, "finish_layer",
+                       [&] { return table_.finish_layer(instance_, &dst_); });
+}
 
-    // Back to host memory.
+Expected<LayerResult> LayerCall::collect() const {
     LayerResult result;
-    result.outputs = plan.outputs;
-    result.out_features = out_features;
-    result.in_features = in_features;
-    result.num_groups = groups;
-    result.weight.resize(elems);
-    MCOMP_TRY(
-        host.copy_to_host(result.weight.data(), device, dst_weight.data(), dst_weight.num_bytes()));
-    if (masked) {
-        result.mask.resize(elems);
-        MCOMP_TRY(host.copy_to_host(result.mask.data(), device, dst_mask.data(), elems));
-    }
-    if (quant) {
-        result.codes.resize(elems);
-        result.scales.resize(group_elems);
-        result.zeros.resize(group_elems);
-        result.g_idx.resize(static_cast<size_t>(in_features));
-        MCOMP_TRY(host.copy_to_host(result.codes.data(), device, dst_codes.data(), elems));
-        MCOMP_TRY(host.copy_to_host(result.scales.data(), device, dst_scales.data(),
-                                    dst_scales.num_bytes()));
-        MCOMP_TRY(host.copy_to_host(result.zeros.data(), device, dst_zeros.data(),
-                                    dst_zeros.num_bytes()));
-        MCOMP_TRY(host.copy_to_host(result.g_idx.data(), device, dst_g_idx.data(),
-                                    dst_g_idx.num_bytes()));
-        result.bits = dst.bits;
-        result.group_size = dst.group_size;
-        result.sym = dst.sym;
-        result.desc_act = dst.desc_act;
+    result.outputs = plan_.outputs;
+    result.out_features = layer_.out_features;
+    result.in_features = layer_.in_features;
+    result.num_groups = plan_.num_groups;
+    const auto copy_back = [&](auto& dst, const Buffer& src) -> Status {
+        dst.resize(src.num_bytes() / sizeof(dst[0]));
+        return host_.copy_to_host(dst.data(), device_, src.data(), src.num_bytes());
+    };
+    MCOMP_TRY(copy_back(result.weight, *outputs_[0]));
+    MCOMP_TRY(copy_back(result.mask, *outputs_[1]));
+    MCOMP_TRY(copy_back(result.codes, *outputs_[2]));
+    MCOMP_TRY(copy_back(result.scales, *outputs_[3]));
+    MCOMP_TRY(copy_back(result.zeros, *outputs_[4]));
+    MCOMP_TRY(copy_back(result.g_idx, *outputs_[5]));
+    MCOMP_TRY(host_.synchronize());
+    if (result.has_quant()) {
+        result.bits = dst_.bits;
+        result.group_size = dst_.group_size;
+        result.sym = dst_.sym;
+        result.desc_act = dst_.desc_act;
         if (result.bits < 2 || result.bits > 8) {
             return make_error(
                 ErrorKind::internal,
                 fmt::format("{}: finish_layer set bits = {}, expected 2..8", label_, result.bits));
         }
     }
-    MCOMP_TRY(host.synchronize());
     return result;
+}
+
+}  // namespace
+
+Expected<LayerResult> LayerTechniqueInstance::run(const LayerInput& layer) {
+    MCOMP_TRY(check_input(layer));
+    LayerCall call(*host_, table_, instance_, label_, layer);
+    MCOMP_TRY(call.begin());
+    if (needs_inputs()) {
+        MCOMP_TRY(call.observe_all());
+    }
+    MCOMP_TRY(call.plan());
+    MCOMP_TRY(call.finish());
+    return call.collect();
 }
 
 Expected<LayerResult> run_layer(const LoadedTechnique& technique, const OwnedParams& params,

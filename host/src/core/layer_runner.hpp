@@ -54,8 +54,8 @@ struct LayerResult {
     bool has_quant() const { return (outputs & MC_RESULT_QUANT) != 0; }
 };
 
-// One instance of a layer technique (create() … destroy()), for compressing several layers
-// with the same statistics-free setup. Calls are serialized; not thread-safe.
+// One instance of a layer technique (create() … destroy()); it compresses any number of
+// layers in turn, as the engine does for a stage. Not thread-safe: calls are serialized.
 class LayerTechniqueInstance {
   public:
     // Calls create() with `params`; the technique must have layer granularity.
@@ -72,7 +72,7 @@ class LayerTechniqueInstance {
     const LoadedTechnique& technique() const { return technique_; }
 
   private:
-    LayerTechniqueInstance(const LoadedTechnique& technique);
+    explicit LayerTechniqueInstance(const LoadedTechnique& technique);
 
     LoadedTechnique technique_;
     std::string label_;

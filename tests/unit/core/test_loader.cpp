@@ -3,6 +3,8 @@
 // the others.
 #include <gtest/gtest.h>
 
+#include <dlfcn.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -34,7 +36,7 @@ TEST(Loader, DiscoveryListsGoodAndBrokenManifests) {
     for (const PluginManifest& plugin : registry.plugins()) {
         ids.push_back(plugin.id);
     }
-    EXPECT_EQ(ids, (std::vector<std::string>{"tp_bad_abi", "tp_good", "tp_init_fails",
+    EXPECT_EQ(ids, (std::vector<std::string>{"tp_bad_abi", "tp_cuda", "tp_good", "tp_init_fails",
                                              "tp_missing_technique", "tp_no_entry", "tp_throws",
                                              "tp_wrong_kind"}));
     ASSERT_EQ(registry.broken().size(), 3u);
@@ -170,6 +172,41 @@ TEST(Loader, BrokenAndUnknownPlugins) {
                   "): the library file is missing; build the plugin, or fix [[backend]] library "
                   "in " +
                   (plugin_dir() / "tp_good" / "plugin.toml").string());
+}
+
+// A CUDA backend is never loaded where no driver and GPU answer: asking is a clear error and
+// the library stays out of the process.
+TEST(Loader, NoCudaBackendWithoutAGpu) {
+    const CudaProbe& cuda = probe_cuda();
+    if (cuda.available()) {
+        GTEST_SKIP() << "a GPU answers here; test_core_layer_runner_cuda covers this machine";
+    }
+    const Registry registry({plugin_dir()});
+    const PluginManifest& plugin = *registry.find_plugin("tp_cuda");
+    const fs::path library = plugin_dir() / "tp_cuda" / "libmcomp_tp_cuda_cuda.so";
+    Expected<LoadedTechnique> asked = registry.load_technique("tp_cuda_scale", DeviceRequest::cuda);
+    Expected<LoadedTechnique> automatic =
+        registry.load_technique("tp_cuda_scale", DeviceRequest::auto_select);
+    ASSERT_FALSE(asked);
+    ASSERT_FALSE(automatic);
+    EXPECT_EQ(asked.error().kind, ErrorKind::unsupported);
+    if (fs::exists(library)) {
+        EXPECT_EQ(
+            registry.backend_state(plugin, DeviceKind::cuda),
+            cuda.host_built_with_cuda ? BackendState::no_gpu : BackendState::host_without_cuda);
+        EXPECT_EQ(asked.error().message,
+                  "plugin 'tp_cuda': device \"cuda\" was asked for, but CUDA is not usable here: " +
+                      cuda.detail + "; use device = \"cpu\" or \"auto\"");
+        EXPECT_EQ(automatic.error().message,
+                  "plugin 'tp_cuda' has only a cuda backend, and CUDA is not usable here: " +
+                      cuda.detail);
+        EXPECT_EQ(dlopen(library.c_str(), RTLD_NOW | RTLD_NOLOAD), nullptr);
+    } else {
+        EXPECT_EQ(registry.backend_state(plugin, DeviceKind::cuda), BackendState::not_built);
+        EXPECT_EQ(asked.error().message,
+                  "plugin 'tp_cuda' has no cuda backend built; use device = \"cpu\" or \"auto\"");
+        EXPECT_EQ(automatic.error().message, "plugin 'tp_cuda' has no backend built");
+    }
 }
 
 // ---- copies of tp_good in a scratch folder: sha256, missing and relinked libraries ------------
