@@ -55,7 +55,7 @@ void GptqTechnique::begin_layer(const mc_layer_info& info, const mc_tensor_view&
     rows_ = info.out_features;
     cols_ = info.in_features;
     weight_ = checked_data<float>(weight, {rows_, cols_}, where() + "weight");
-    backend_->begin_layer(rows_, cols_);
+    backend_->begin_layer(rows_, cols_, weight.device);
 }
 
 void GptqTechnique::observe(const mc_tensor_view& src) {

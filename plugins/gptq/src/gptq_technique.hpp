@@ -42,8 +42,8 @@ struct LayerStats {
 class Backend {
   public:
     virtual ~Backend() = default;
-    // Starts a layer: H = 0 over `cols` inputs.
-    virtual void begin_layer(int64_t rows, int64_t cols) = 0;
+    // Starts a layer: H = 0 over `cols` inputs; `device` is where the host keeps its tensors.
+    virtual void begin_layer(int64_t rows, int64_t cols, mc_device device) = 0;
     // add_batch() with one sample `src` [tokens, cols] on the backend's device.
     virtual void observe(const float* src, int64_t tokens) = 0;
     virtual int64_t num_samples() const = 0;

@@ -159,7 +159,9 @@ class CpuBackend final : public Backend {
     explicit CpuBackend(const sdk::Host& host)
         : host_(host), threads_(host_thread_count(host)), hessian_(gemm_) {}
 
-    void begin_layer(int64_t /*rows*/, int64_t cols) override { hessian_.reset(cols); }
+    void begin_layer(int64_t /*rows*/, int64_t cols, mc_device /*device*/) override {
+        hessian_.reset(cols);
+    }
 
     void observe(const float* src, int64_t tokens) override {
         hessian_.add_sample(src, tokens, threads_);
