@@ -59,9 +59,8 @@ Expected<PerplexityResult> evaluate_text(const Checkpoint& checkpoint, const Tok
     try {
         result = perplexity(model, tokens, ppl_options);
     } catch (const std::exception& e) {  // the CUDA backend throws on a faulted device
-        return make_error(ErrorKind::internal,
-                          fmt::format("{}: evaluation on {} failed: {}", file.string(), chosen,
-                                      e.what()));
+        return make_error(ErrorKind::internal, fmt::format("{}: evaluation on {} failed: {}",
+                                                           file.string(), chosen, e.what()));
     }
     if (!result) {
         return make_error(result.error().kind, file.string() + ": " + result.error().message);

@@ -73,6 +73,12 @@ Status write_file_atomic(const fs::path& path, std::string_view text) {
 Status copy_file_synced(const fs::path& src, const fs::path& dst) {
     std::error_code ec;
     fs::copy_file(src, dst, fs::copy_options::overwrite_existing, ec);
+    if (!ec) {
+        // The copy is the user's to edit, even when the source is read-only material.
+        fs::permissions(dst, fs::perms::owner_read | fs::perms::owner_write |
+                                 fs::perms::group_read | fs::perms::others_read,
+                        ec);
+    }
     if (ec) {
         return make_error(ErrorKind::io, fmt::format("cannot copy {} to {}: {}", src.string(),
                                                      dst.string(), ec.message()));

@@ -151,7 +151,9 @@ class Writer {
         MCOMP_TRY(plan());
         MCOMP_TRY(write_model_weights(
             dir_, tensors_, in_.max_shard_bytes > 0 ? in_.max_shard_bytes : kDefaultMaxShardBytes,
-            [&](std::size_t i, std::span<std::byte> dst) { return fill(i, dst); }));
+            [&](std::size_t i, std::size_t offset, std::span<std::byte> dst) {
+                return fill(i, offset, dst);
+            }));
         MCOMP_TRY(write_configs());
         MCOMP_TRY(copy_tokenizer_files(source_.dir(), dir_));
         finish_stats();
@@ -287,34 +289,38 @@ class Writer {
         return {};
     }
 
-    Status fill(std::size_t i, std::span<std::byte> dst) {
+    // Bytes [offset, offset + dst.size()) of output tensor i.
+    Status fill(std::size_t i, std::size_t offset, std::span<std::byte> dst) {
         const Entry& entry = entries_[i];
         const StreamTensor& tensor = tensors_[i];
+        const std::size_t dst_size = dtype_size(tensor.dtype);
+        const std::size_t first = offset / dst_size;  // first element
+        const std::size_t count = dst.size() / dst_size;
         switch (entry.kind) {
             case Entry::Kind::source: {
                 const TensorView& view = *source_.find(entry.name);
+                const std::size_t src_size = dtype_size(view.dtype);
+                const std::byte* src = view.data + first * src_size;
                 if (is_dense_float(view.dtype)) {
-                    convert_float_buffer(view.dtype, view.data,
-                                         static_cast<std::size_t>(view.numel()), tensor.dtype,
-                                         dst.data());
+                    convert_float_buffer(view.dtype, src, count, tensor.dtype, dst.data());
                 } else {
-                    std::memcpy(dst.data(), view.data, view.num_bytes);
+                    std::memcpy(dst.data(), src, dst.size());
                 }
                 if (in_.source_mapped) {
-                    drop_mapped_pages(view.data, view.num_bytes);
+                    drop_mapped_pages(src, count * src_size);
                 }
                 return {};
             }
             case Entry::Kind::record_dense:
                 MCOMP_TRY(load(entry.name, false));
-                convert_float_buffer(DType::f32, cached_.weight.data(), cached_.weight.size(),
-                                     tensor.dtype, dst.data());
+                convert_float_buffer(DType::f32, cached_.weight.data() + first, count, tensor.dtype,
+                                     dst.data());
                 return {};
             case Entry::Kind::record_packed:
                 MCOMP_TRY(load(entry.name, true));
                 for (const PackedTensor& packed : cached_packed_) {
-                    if (packed.name == entry.suffix && packed.bytes.size() == dst.size()) {
-                        std::memcpy(dst.data(), packed.bytes.data(), dst.size());
+                    if (packed.name == entry.suffix && packed.bytes.size() >= offset + dst.size()) {
+                        std::memcpy(dst.data(), packed.bytes.data() + offset, dst.size());
                         return {};
                     }
                 }

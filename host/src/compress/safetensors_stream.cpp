@@ -101,10 +101,14 @@ Status write_safetensors_streamed(const std::string& path, const std::vector<Str
     std::vector<std::byte> buffer;
     for (std::size_t k = 0; status && k < order.size(); ++k) {
         const std::size_t i = order[k];
-        buffer.assign(tensors[i].num_bytes(), std::byte{0});
-        status = fill(i, std::span<std::byte>(buffer));
-        if (status) {
-            status = write_all(fd, buffer.data(), buffer.size(), path);
+        const std::size_t size = tensors[i].num_bytes();
+        for (std::size_t offset = 0; status && offset < size; offset += kStreamChunkBytes) {
+            const std::size_t count = std::min(kStreamChunkBytes, size - offset);
+            buffer.assign(count, std::byte{0});
+            status = fill(i, offset, std::span<std::byte>(buffer));
+            if (status) {
+                status = write_all(fd, buffer.data(), buffer.size(), path);
+            }
         }
     }
     if (status && ::fsync(fd) != 0) {
@@ -159,7 +163,9 @@ Status write_model_weights(const std::filesystem::path& dir,
         const std::vector<std::size_t>& indices = shards[k];
         MCOMP_TRY(write_safetensors_streamed(
             (dir / name).string(), subset, metadata,
-            [&](std::size_t j, std::span<std::byte> dst) { return fill(indices[j], dst); }));
+            [&](std::size_t j, std::size_t offset, std::span<std::byte> dst) {
+                return fill(indices[j], offset, dst);
+            }));
     }
     const nlohmann::json index = {{"metadata", {{"total_size", total_bytes}}},
                                   {"weight_map", weight_map}};

@@ -27,8 +27,14 @@ struct StreamTensor {
     std::size_t num_bytes() const;
 };
 
-// Fills `dst` (exactly the tensor's size) with the bytes of tensors[index].
-using FillTensor = std::function<Status(std::size_t index, std::span<std::byte> dst)>;
+// Fills `dst` with the bytes [offset_bytes, offset_bytes + dst.size()) of tensors[index].
+// Tensors are asked for in chunks of at most kStreamChunkBytes, in order, so a writer holds
+// one chunk of a large tensor at a time.
+using FillTensor =
+    std::function<Status(std::size_t index, std::size_t offset_bytes, std::span<std::byte> dst)>;
+
+// 16 MiB: a multiple of every element size.
+inline constexpr std::size_t kStreamChunkBytes = std::size_t{16} << 20;
 
 // Writes `path` (not atomically: the caller writes into a staging folder) and fsyncs it.
 // `fill` is called once per tensor, in file order.

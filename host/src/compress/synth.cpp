@@ -352,28 +352,34 @@ Expected<SynthResult> synthesize_model(const SynthOptions& options) {
     }
     const auto stddev = static_cast<float>(config.value("initializer_range", 0.02));
     SynthResult result;
-    const FillTensor fill = [&](std::size_t i, std::span<std::byte> dst) -> Status {
+    const FillTensor fill = [&](std::size_t i, std::size_t offset,
+                                std::span<std::byte> dst) -> Status {
         const StreamTensor& tensor = tensors[i];
-        const auto count = static_cast<std::size_t>(dst.size() / dtype_size(tensor.dtype));
-        std::vector<float> values(std::min(count, kChunk * 64));
-        for (std::size_t begin = 0; begin < count; begin += values.size()) {
-            const std::size_t n = std::min(values.size(), count - begin);
-            const Init init = init_of(tensor.name);
-            if (init == Init::normal) {
+        const std::size_t element = dtype_size(tensor.dtype);
+        const std::size_t first = offset / element;
+        const std::size_t count = dst.size() / element;
+        std::vector<float> values(count);
+        const Init init = init_of(tensor.name);
+        if (init == Init::normal) {
+            // Chunks of the generator in parallel; each value depends only on its index.
+            const std::size_t begin_chunk = first / kChunk;
+            const std::size_t end_chunk = (first + count + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static)
-                for (std::size_t c = 0; c < n; c += kChunk) {
-                    fill_normal(tensor.name, options.seed, stddev, begin + c,
-                                std::min(kChunk, n - c), values.data() + c);
-                }
-            } else {
-                std::fill(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(n),
-                          init == Init::ones ? 1.0f : 0.0f);
+            for (std::size_t chunk = begin_chunk; chunk < end_chunk; ++chunk) {
+                const std::size_t lo = std::max(first, chunk * kChunk);
+                const std::size_t hi = std::min(first + count, (chunk + 1) * kChunk);
+                fill_normal(tensor.name, options.seed, stddev, lo, hi - lo,
+                            values.data() + (lo - first));
             }
-            convert_float_buffer(DType::f32, values.data(), n, tensor.dtype,
-                                 dst.data() + begin * dtype_size(tensor.dtype));
+        } else {
+            std::fill(values.begin(), values.end(), init == Init::ones ? 1.0f : 0.0f);
         }
-        result.params += static_cast<std::int64_t>(count);
-        result.weight_bytes += static_cast<std::int64_t>(dst.size());
+        convert_float_buffer(DType::f32, values.data(), count, tensor.dtype, dst.data());
+        if (offset == 0) {
+            result.params +=
+                tensor.shape.empty() ? 1 : static_cast<std::int64_t>(tensor.num_bytes() / element);
+            result.weight_bytes += static_cast<std::int64_t>(tensor.num_bytes());
+        }
         return {};
     };
     const fs::path dir = staging->path();
