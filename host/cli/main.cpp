@@ -17,7 +17,9 @@
 #define MCOMP_COMMANDS(X) \
     X(plugins)            \
     X(validate)           \
-    X(run)
+    X(run)                \
+    X(eval)               \
+    X(synth)
 
 #define MCOMP_DECLARE_COMMAND(name) \
     void register_command_##name(CLI::App& app, mcomp::cli::Context& context);
