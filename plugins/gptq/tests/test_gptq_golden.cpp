@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -20,8 +21,13 @@
 namespace mcomp::test {
 namespace {
 
-const std::filesystem::path kGolden =
-    std::filesystem::path(MCOMP_SOURCE_DIR) / "plugins/gptq/tests/golden/gptq_golden.json";
+// The committed golden file, or $MCOMP_GPTQ_GOLDEN (e.g. one just made on the GPU machine).
+std::filesystem::path golden_path() {
+    const char* env = std::getenv("MCOMP_GPTQ_GOLDEN");
+    return env != nullptr && *env != '\0' ? std::filesystem::path(env)
+                                          : std::filesystem::path(MCOMP_SOURCE_DIR) /
+                                                "plugins/gptq/tests/golden/gptq_golden.json";
+}
 
 uint64_t splitmix64(uint64_t x) {
     x += 0x9E3779B97F4A7C15ull;
@@ -92,12 +98,13 @@ LayerResult golden_result(const GptqCase& c, const nlohmann::json& g) {
 }
 
 TEST(GptqGolden, MatchesThePyTorchReference) {
-    if (!std::filesystem::exists(kGolden)) {
-        GTEST_SKIP() << "golden file missing: " << kGolden
+    const std::filesystem::path path = golden_path();
+    if (!std::filesystem::exists(path)) {
+        GTEST_SKIP() << "golden file missing: " << path
                      << "; make it with python3 plugins/gptq/tests/golden/make_golden.py --out "
-                     << kGolden.string();
+                     << path.string();
     }
-    std::ifstream stream(kGolden);
+    std::ifstream stream(path);
     const nlohmann::json golden = nlohmann::json::parse(stream);
     const GptqCase c = golden_layer(golden.at("layer"));
     ASSERT_FALSE(golden.at("cases").empty());

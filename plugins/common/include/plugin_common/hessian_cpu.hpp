@@ -6,8 +6,8 @@
 //
 // so H is always the running mean of 2 X^T X over the samples seen. X^T X is symmetric: only
 // the blocks on and above the diagonal are computed (a SYRK built from oneDNN matmuls, half
-// the flops of a full product), and the running-mean factor rides on the matmul's sum
-// post-op; symmetric() mirrors the upper triangle once at the end.
+// the flops of a full product), accumulated through the matmul's sum post-op after a pass that
+// applies the running-mean factor; symmetric() mirrors the upper triangle once at the end.
 #pragma once
 
 #include <cstdint>

@@ -31,14 +31,26 @@ void CpuHessian::add_sample(const float* src, int64_t tokens, int threads) {
         scaled_[i] = scale * src[i];
     }
 
-    // Upper tiles only: H[I, J] = keep * H[I, J] + X[:, I]^T X[:, J] for I <= J.
+    // H *= keep as its own pass over the upper triangle (a sum post-op scale would be fixed
+    // per primitive, and keep changes with every sample), then H[I, J] += X[:, I]^T X[:, J]
+    // for the tiles I <= J.
+    const int64_t n = cols_;
+    float* h = h_.data();
+    if (keep != 1.0f) {
+#pragma omp parallel for schedule(dynamic, 16) num_threads(num_threads) if (parallel_worth(n * n))
+        for (int64_t i = 0; i < n; ++i) {
+            for (int64_t j = i; j < n; ++j) {
+                h[i * n + j] = keep * h[i * n + j];
+            }
+        }
+    }
     for (int64_t i0 = 0; i0 < cols_; i0 += kHessianTile) {
         const int64_t ib = std::min(kHessianTile, cols_ - i0);
         for (int64_t j0 = i0; j0 < cols_; j0 += kHessianTile) {
             const int64_t jb = std::min(kHessianTile, cols_ - j0);
             const MatrixArg a{scaled_.data() + i0, cols_, Op::transpose};
             const MatrixArg b{scaled_.data() + j0, cols_, Op::none};
-            gemm_.run(ib, jb, tokens, 1.0f, a, b, keep, h_.data() + i0 * cols_ + j0, cols_);
+            gemm_.run(ib, jb, tokens, 1.0f, a, b, 1.0f, h + i0 * n + j0, n);
         }
     }
 }

@@ -153,8 +153,12 @@ def add_batches(samples, columns, dev):
     return H
 
 
-def fasterquant(W, H, quantizer, blocksize, percdamp, groupsize, actorder, static_groups):
-    """GPTQ.fasterquant(); returns Q, codes, per-group scale/zero, g_idx, perm, error."""
+def fasterquant(W, H, quantizer, blocksize, percdamp, groupsize, actorder, static_groups,
+                record=True):
+    """GPTQ.fasterquant(); returns Q, codes, per-group scale/zero, g_idx, perm, error.
+
+    record=False leaves out what the reference does not compute (codes, per-group scale and
+    zero), for timing the reference as it is (bench/gptq/reference_timing.py)."""
     W = W.clone().float()
     columns = W.shape[1]
     dev = W.device
@@ -210,16 +214,19 @@ def fasterquant(W, H, quantizer, blocksize, percdamp, groupsize, actorder, stati
                 if not static_groups:
                     if (i1 + i) % groupsize == 0:
                         quantizer.find_params(W[:, (i1 + i):(i1 + i + groupsize)])
-                        g = (i1 + i) // groupsize
-                        scales[:, g:g + 1], zeros[:, g:g + 1] = quantizer.scale, quantizer.zero
+                        if record:
+                            g = (i1 + i) // groupsize
+                            scales[:, g:g + 1] = quantizer.scale
+                            zeros[:, g:g + 1] = quantizer.zero
                 else:
                     idx = i1 + i
                     if actorder:
                         idx = perm[idx]
                     quantizer = groups[idx // groupsize]
             q = quantize(w.unsqueeze(1), quantizer.scale, quantizer.zero, quantizer.maxq).flatten()
-            C1[:, i] = quantize_code(w.unsqueeze(1), quantizer.scale, quantizer.zero,
-                                     quantizer.maxq).flatten()
+            if record:
+                C1[:, i] = quantize_code(w.unsqueeze(1), quantizer.scale, quantizer.zero,
+                                         quantizer.maxq).flatten()
             Q1[:, i] = q
             Losses1[:, i] = (w - q) ** 2 / d ** 2
             err1 = (w - q) / d
