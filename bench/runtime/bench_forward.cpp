@@ -61,6 +61,7 @@ struct Options {
     int batch_warmup = 1;  // untimed forwards at each batch size before its timed ones
     int iters = 3;         // timed forwards per batch size; the median is reported
     bool peak = true;
+    std::int64_t peak_size = 8192;  // the CUDA peak's square GEMM
     std::string json_path;
     std::string tmp_dir;
 };
@@ -69,6 +70,7 @@ const char* kUsage =
     "usage: mcomp_bench_forward [--device cpu|cuda] [--dtypes f32,f16,bf16] [--layers N]\n"
     "       [--hidden N] [--intermediate N] [--heads N] [--kv-heads N] [--vocab N] [--seq N]\n"
     "       [--batches 1,2,4,8] [--warmup N] [--batch-warmup N] [--iters N] [--no-peak]\n"
+    "       [--peak-size N]\n"
     "       [--json PATH] [--tmp DIR]\n";
 
 std::vector<std::string> split(const std::string& text) {
@@ -145,6 +147,8 @@ Expected<Options> parse_options(int argc, char** argv) {
         } else if (arg == "--iters") {
             integer(number);
             options.iters = static_cast<int>(number);
+        } else if (arg == "--peak-size") {
+            integer(options.peak_size);
         } else if (arg == "--no-peak") {
             options.peak = false;
         } else if (arg == "--json") {
@@ -302,9 +306,8 @@ Peak measure_cpu_peak(const ModelConfig& cfg, std::int64_t seq) {
     return best;
 }
 
-// The backend's own linear (cuBLAS) on 8192³ in the compute dtype.
-Peak measure_backend_peak(Backend& backend) {
-    const std::int64_t n = 8192;
+// The backend's own linear (cuBLAS) on n³ in the compute dtype.
+Peak measure_backend_peak(Backend& backend, std::int64_t n) {
     const DType dtype = backend.compute_dtype();
     std::vector<float> host(static_cast<std::size_t>(n * n));
     fill_random(host, 103);
@@ -326,7 +329,8 @@ Peak measure_backend_peak(Backend& backend) {
         backend.synchronize();
         times.push_back(seconds_since(start));
     }
-    return {2.0 * static_cast<double>(n * n * n) / median(times), "8192x8192x8192"};
+    const std::string size = std::to_string(n);
+    return {2.0 * static_cast<double>(n * n * n) / median(times), size + "x" + size + "x" + size};
 }
 
 // ---- the forward --------------------------------------------------------------------------
@@ -416,7 +420,7 @@ Status bench_dtype(const Options& options, const Checkpoint& checkpoint, DType d
     Run run{options.device, dtype, machine_name(options, **backend), {}};
     if (options.peak) {
         run.peak = options.device == "cpu" ? measure_cpu_peak(cfg, options.seq)
-                                           : measure_backend_peak(**backend);
+                                           : measure_backend_peak(**backend, options.peak_size);
     }
     Resident resident;
     const Clock::time_point load_start = Clock::now();
@@ -428,9 +432,13 @@ Status bench_dtype(const Options& options, const Checkpoint& checkpoint, DType d
         resident.blocks.push_back(std::move(*weights));
     }
     (*backend)->synchronize();
-    std::printf("# %s %s on %s: weights resident in %.1f s; matmul peak %.1f TFLOP/s (%s)\n",
-                run.device.c_str(), std::string(dtype_name(dtype)).c_str(), run.machine.c_str(),
-                seconds_since(load_start), run.peak.flops_per_s / 1e12, run.peak.shape.c_str());
+    const std::string peak = options.peak
+                                 ? std::to_string(run.peak.flops_per_s / 1e12).substr(0, 6) +
+                                       " TFLOP/s (" + run.peak.shape + ")"
+                                 : std::string("not measured");
+    std::printf("# %s %s on %s: weights resident in %.1f s; matmul peak %s\n", run.device.c_str(),
+                std::string(dtype_name(dtype)).c_str(), run.machine.c_str(),
+                seconds_since(load_start), peak.c_str());
     std::printf("%-6s %-5s %5s %5s %10s %12s %10s %8s\n", "device", "dtype", "batch", "seq",
                 "median_ms", "tokens/s", "TFLOP/s", "of_peak");
 
