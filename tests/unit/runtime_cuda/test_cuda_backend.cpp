@@ -316,6 +316,39 @@ TEST_P(CudaKernels, AttentionMatchesCpu) {
     }
 }
 
+// Views that start one element in: the tiled kernels need 16-byte alignment, so these take
+// the one-warp-per-query kernel, with the same result.
+TEST_P(CudaKernels, AttentionOnUnalignedViews) {
+    const std::int64_t batch = 1, seq = 70, heads = 4, kv_heads = 2, head_dim = 64;
+    const std::vector<std::int64_t> q_shape = {batch, seq, heads * head_dim};
+    const std::vector<std::int64_t> kv_shape = {batch, seq, kv_heads * head_dim};
+    const std::int64_t q_count = batch * seq * heads * head_dim;
+    const std::int64_t kv_count = batch * seq * kv_heads * head_dim;
+    const std::vector<float> q = random_values(q_count + 1, 60, dtype());
+    const std::vector<float> k = random_values(kv_count + 1, 61, dtype());
+    const std::vector<float> v = random_values(kv_count + 1, 62, dtype());
+    const auto tail = [](const std::vector<float>& values) {
+        return std::vector<float>(values.begin() + 1, values.end());
+    };
+    AttentionShape shape;
+    shape.batch = batch;
+    shape.seq_len = seq;
+    shape.num_heads = heads;
+    shape.num_kv_heads = kv_heads;
+    shape.head_dim = head_dim;
+    shape.scale = 0.125f;
+    Tensor ref = cpu_.alloc(DType::f32, q_shape);
+    cpu_.attention(cpu_tensor(tail(q), q_shape), cpu_tensor(tail(k), kv_shape),
+                   cpu_tensor(tail(v), kv_shape), shape, ref);
+    const auto view = [&](const std::vector<float>& values, const std::vector<std::int64_t>& s) {
+        const std::int64_t count = static_cast<std::int64_t>(values.size());
+        return to_gpu(values, {count, 1}).slice_rows(1, count - 1).reshaped(s);
+    };
+    Tensor got = poisoned({q_count + 1, 1}).slice_rows(1, q_count).reshaped(q_shape);
+    gpu_->attention(view(q, q_shape), view(k, kv_shape), view(v, kv_shape), shape, got);
+    EXPECT_TRUE(all_close(to_host(got), cpu_values(ref), tolerance(), max_abs(v)));
+}
+
 TEST_P(CudaKernels, CrossEntropyMatchesCpu) {
     const std::int64_t rows = 9, vocab = 1000;
     const std::vector<float> logits = random_values(rows * vocab, 40, dtype(), 4.0f);

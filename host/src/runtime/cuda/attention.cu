@@ -570,6 +570,16 @@ void launch_attention(const AttentionArgs& args, cudaStream_t stream) {
     problem.kv_stride = args.kv_heads * args.head_dim;
     problem.scale = args.scale;
     problem.window = static_cast<int>(args.window);
+    // The tiled kernels read 16-byte vectors: a view that starts off a 16-byte boundary
+    // (a slice of rows of an odd-sized tensor) takes the one-warp-per-query kernel.
+    if (!is_aligned16(args.q) || !is_aligned16(args.k) || !is_aligned16(args.v) ||
+        !is_aligned16(args.dst)) {
+        MCOMP_CUDA_REQUIRE(attention_supports_head_dim(args.head_dim),
+                           "attention: head_dim " + std::to_string(args.head_dim) +
+                               " is larger than the CUDA kernels take (256)");
+        launch_generic(args, problem, stream);
+        return;
+    }
     switch (args.head_dim) {
         case 16:
             launch_for_head_dim<16>(args, problem, stream);
