@@ -9,8 +9,8 @@
 //   tp_quant  (quantizer, layer): asymmetric round-to-nearest per group of group_size columns.
 //   tp_block  (quantizer, block): loads and instantiates; process_block is unsupported.
 #include <algorithm>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <string>
 
