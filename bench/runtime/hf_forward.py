@@ -60,7 +60,7 @@ def build_model(args, dtype):
                          intermediate_size=args.intermediate, num_hidden_layers=args.layers,
                          num_attention_heads=args.heads, num_key_value_heads=args.kv_heads,
                          max_position_embeddings=max(2048, args.seq), rms_norm_eps=1e-5,
-                         rope_theta=10000.0, tie_word_embeddings=False, use_cache=False)
+                         tie_word_embeddings=False, use_cache=False)  # rope theta: 10000
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)  # initialise in the target dtype, directly on the GPU
     try:
