@@ -135,7 +135,7 @@ struct CudaBackend::State {
 int cuda_device_count() {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess) {
-        cudaGetLastError();  // clear the sticky-free error so later calls start clean
+        cudaGetLastError();  // reset the last-error state so later calls start clean
         return 0;
     }
     return count;
