@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -149,6 +150,9 @@ class BlockRunner {
             MCOMP_TRY(store(stage_index, ids[k], std::move(*result), weights));
             ++stage.layers;
         }
+        stage.peak_rss_bytes = std::max(stage.peak_rss_bytes, current_rss_bytes());
+        spdlog::debug("{}: resident set {} MiB", group_label(stage, ids),
+                      current_rss_bytes() >> 20);
         return {};
     }
 
@@ -270,19 +274,67 @@ Expected<Tensor> embed_calibration(const Checkpoint& checkpoint,
     return dst;
 }
 
+namespace {
+
+// Block `block` through every stage, its outputs into `activations`, committed to `work`.
+// Everything the block held is released when this returns.
+Status compress_block(LlamaModel& model, const Checkpoint& checkpoint, std::int64_t block,
+                      std::vector<EngineStage>& stages, const EngineOptions& options,
+                      Tensor& activations, WorkDir& work, Progress& progress,
+                      double& forward_seconds) {
+    Expected<BlockWeights> weights = model.load_block(block);
+    if (!weights) {
+        return weights.error();
+    }
+    if (options.source_mapped && checkpoint.embed_tokens().dtype != DType::f32) {
+        // 16-bit weights were widened into memory of the backend's own: the mapped pages
+        // are not read again.
+        drop_block_pages(checkpoint, block);
+    }
+    spdlog::debug("block {} loaded: resident set {} MiB", block, current_rss_bytes() >> 20);
+    BlockRunner runner(model, stages, options, activations, progress, block);
+    MCOMP_TRY(runner.run(*weights));
+    const bool calibrated = activations.defined();
+    const bool last = block + 1 == checkpoint.config().num_hidden_layers;
+    if (calibrated && !last) {
+        const auto forward_start = Clock::now();
+        MCOMP_TRY(forward_block(model, block, *weights, activations));
+        forward_seconds += seconds_since(forward_start);
+    }
+    if (cancel_requested()) {
+        return cancelled_error();
+    }
+    const std::vector<CompressedLinear> records = runner.take_records();
+    // Totals so far travel with the state, so a resumed run reports the whole work.
+    nlohmann::json totals = nlohmann::json::array();
+    for (const EngineStage& stage : stages) {
+        totals.push_back({{"seconds", stage.seconds},
+                          {"layers", stage.layers},
+                          {"peak_rss_bytes", stage.peak_rss_bytes}});
+    }
+    work.notes()["stages"] = totals;
+    work.notes()["forward_seconds"] = forward_seconds;
+    MCOMP_TRY(work.commit_block(block, records, calibrated && !last ? &activations : nullptr));
+    spdlog::debug("block {} committed ({} compressed linears): resident set {} MiB", block,
+                  records.size(), current_rss_bytes() >> 20);
+    return {};
+}
+
+}  // namespace
+
 Status run_blocks(const Checkpoint& checkpoint, std::vector<EngineStage>& stages,
                   const EngineOptions& options, Tensor& activations, WorkDir& work,
                   Progress& progress, double& forward_seconds) {
     const std::int64_t num_blocks = checkpoint.config().num_hidden_layers;
-    const bool calibrated = activations.defined();
     for (const EngineStage& stage : stages) {
-        if (stage.needs_inputs && !calibrated) {
+        if (stage.needs_inputs && !activations.defined()) {
             return make_error(ErrorKind::bad_input,
                               fmt::format("technique '{}' needs calibration inputs; add a "
                                           "[calibration] table to the pipeline",
                                           stage.use));
         }
     }
+    prefer_mmap_for_large_buffers();
     CpuBackend backend;
     LlamaModel model(checkpoint, backend);
     const std::int64_t first = work.next_block();
@@ -290,40 +342,13 @@ Status run_blocks(const Checkpoint& checkpoint, std::vector<EngineStage>& stages
     progress.update(first, "");
     const auto start = Clock::now();
     for (std::int64_t block = first; block < num_blocks; ++block) {
-        Expected<BlockWeights> weights = model.load_block(block);
-        if (!weights) {
-            return weights.error();
-        }
-        BlockRunner runner(model, stages, options, activations, progress, block);
-        MCOMP_TRY(runner.run(*weights));
-        const bool last = block + 1 == num_blocks;
-        if (calibrated && !last) {
-            const auto forward_start = Clock::now();
-            MCOMP_TRY(forward_block(model, block, *weights, activations));
-            forward_seconds += seconds_since(forward_start);
-        }
-        if (cancel_requested()) {
-            return cancelled_error();
-        }
-        const std::vector<CompressedLinear> records = runner.take_records();
-        // Totals so far travel with the state, so a resumed run reports the whole work.
-        nlohmann::json totals = nlohmann::json::array();
-        for (const EngineStage& stage : stages) {
-            totals.push_back({{"seconds", stage.seconds}, {"layers", stage.layers}});
-        }
-        work.notes()["stages"] = totals;
-        work.notes()["forward_seconds"] = forward_seconds;
-        MCOMP_TRY(work.commit_block(block, records, calibrated && !last ? &activations : nullptr));
+        MCOMP_TRY(compress_block(model, checkpoint, block, stages, options, activations, work,
+                                 progress, forward_seconds));
         if (options.source_mapped) {
             drop_block_pages(checkpoint, block);
         }
-        const std::int64_t peak = peak_rss_bytes();
-        for (EngineStage& stage : stages) {
-            stage.peak_rss_bytes = peak;
-        }
+        release_free_heap();
         progress.update(block + 1, fmt::format("block {} done", block));
-        spdlog::debug("block {}/{} committed ({} compressed linears)", block + 1, num_blocks,
-                      records.size());
     }
     progress.finish(
         fmt::format("{} block(s) in {:.1f} s", num_blocks - first, seconds_since(start)));

@@ -48,7 +48,7 @@ struct EngineStage {
 
     double seconds = 0.0;             // compressing (calibration passes included)
     std::int64_t layers = 0;          // layers compressed
-    std::int64_t peak_rss_bytes = 0;  // process peak at the end of its last block
+    std::int64_t peak_rss_bytes = 0;  // largest resident set seen after its layer groups
 };
 
 struct EngineOptions {

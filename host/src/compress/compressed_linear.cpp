@@ -102,7 +102,11 @@ Status apply_layer_result(CompressedLinear& record, LayerResult result, int stag
                                           "quantized layer: {}",
                                           stage_index + 1, valid.error().message));
         }
-        record.quant = with_scales_rounded(quant, *policy.scale_dtype);
+        // with_scales_rounded() on the scales alone: the codes are not copied.
+        QuantizedLinear scales_only;
+        scales_only.scales = std::move(quant.scales);
+        quant.scales = with_scales_rounded(scales_only, *policy.scale_dtype).scales;
+        record.quant = std::move(quant);
         record.weight = dequantize(record.quant);
         record.quantized = true;
         return {};

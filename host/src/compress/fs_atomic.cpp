@@ -75,8 +75,9 @@ Status copy_file_synced(const fs::path& src, const fs::path& dst) {
     fs::copy_file(src, dst, fs::copy_options::overwrite_existing, ec);
     if (!ec) {
         // The copy is the user's to edit, even when the source is read-only material.
-        fs::permissions(dst, fs::perms::owner_read | fs::perms::owner_write |
-                                 fs::perms::group_read | fs::perms::others_read,
+        fs::permissions(dst,
+                        fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                            fs::perms::others_read,
                         ec);
     }
     if (ec) {

@@ -63,7 +63,9 @@ void output_section(const json& report, std::string& out) {
 }
 
 void timing_section(const json& report, std::string& out) {
-    out += "## Stages\n\n| # | technique | device | params | layers | time | peak RSS |\n";
+    out +=
+        "## Stages\n\n| # | technique | device | params | layers | time | RSS (largest "
+        "after a layer group) |\n";
     out += "|---|---|---|---|---|---|---|\n";
     int index = 1;
     for (const json& stage : report["stages"]) {
@@ -73,10 +75,13 @@ void timing_section(const json& report, std::string& out) {
                            stage["seconds"].get<double>(),
                            format_bytes(stage["peak_rss_bytes"].get<double>()));
     }
-    out += "\n## Phases\n\n| phase | time | peak RSS after |\n|---|---|---|\n";
+    out +=
+        "\n## Phases\n\n| phase | time | RSS at its end | process peak RSS so far |\n"
+        "|---|---|---|---|\n";
     for (const json& phase : report["phases"]) {
-        out += fmt::format("| {} | {:.2f} s | {} |\n", phase["name"].get<std::string>(),
+        out += fmt::format("| {} | {:.2f} s | {} | {} |\n", phase["name"].get<std::string>(),
                            phase["seconds"].get<double>(),
+                           format_bytes(phase["rss_bytes"].get<double>()),
                            format_bytes(phase["peak_rss_bytes"].get<double>()));
     }
     out += fmt::format("\nTotal {:.2f} s, peak RSS {}.", report["total_seconds"].get<double>(),

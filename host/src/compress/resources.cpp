@@ -1,6 +1,7 @@
 // resources.cpp: see resources.hpp.
 #include "compress/resources.hpp"
 
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -41,6 +42,14 @@ void drop_mapped_pages(const void* data, std::size_t num_bytes) {
     const auto end = (reinterpret_cast<std::uintptr_t>(data) + num_bytes + page - 1) & ~(page - 1);
     // Advice only: a failure (e.g. memory that is not a mapping) changes nothing.
     ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+void prefer_mmap_for_large_buffers() {
+    ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
+}
+
+void release_free_heap() {
+    ::malloc_trim(0);
 }
 
 }  // namespace mcomp::compress

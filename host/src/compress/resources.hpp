@@ -21,4 +21,15 @@ std::int64_t current_rss_bytes();
 // Only for memory of such a mapping: on heap (anonymous) memory it would discard the data.
 void drop_mapped_pages(const void* data, std::size_t num_bytes);
 
+// Returns the heap's free memory to the kernel (glibc malloc_trim). The engine frees a
+// block's worth of large buffers after every block; without this, glibc's growing mmap
+// threshold keeps them in the heap and the resident set creeps up block after block.
+void release_free_heap();
+
+// Fixes glibc's mmap threshold at 1 MiB (mallopt M_MMAP_THRESHOLD), which also turns off its
+// growth: every large buffer (a layer's weights, codes, results) is then its own mapping,
+// returned to the kernel when freed, instead of heap memory that stays resident once a
+// bigger buffer was freed. Process-wide; called by the engine before its first block.
+void prefer_mmap_for_large_buffers();
+
 }  // namespace mcomp::compress

@@ -256,6 +256,8 @@ class Run {
             for (std::size_t s = 0; s < stages_.size(); ++s) {
                 stages_[s].seconds = notes["stages"][s].value("seconds", 0.0);
                 stages_[s].layers = notes["stages"][s].value("layers", std::int64_t{0});
+                stages_[s].peak_rss_bytes =
+                    notes["stages"][s].value("peak_rss_bytes", std::int64_t{0});
             }
         }
         forward_seconds_ = notes.value("forward_seconds", 0.0);
@@ -264,6 +266,7 @@ class Run {
     void add_phase(std::string name, Clock::time_point started) {
         phases_.push_back({{"name", std::move(name)},
                            {"seconds", seconds_since(started)},
+                           {"rss_bytes", current_rss_bytes()},
                            {"peak_rss_bytes", peak_rss_bytes()}});
     }
 

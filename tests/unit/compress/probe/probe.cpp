@@ -1,8 +1,9 @@
 // probe.cpp: the `probe` test technique (see plugin.toml). finish_layer() writes
 //   weight = scale · W, then weight[0, 0] = Σ of every input value observed (double, rounded
 //   once), weight[0, 1] = observe() calls, weight[0, 2] = input rows (tokens) observed,
-// so a test can recompute the inputs the engine should have fed and compare. With mask, the
-// weights of input column 3 are pruned (and a mask returned).
+// so a test can recompute the inputs the engine should have fed and compare (stats = false
+// leaves them out). With mask, the weights of input column 3 are pruned (and a mask
+// returned).
 #include <chrono>
 #include <cstdint>
 #include <thread>
@@ -22,7 +23,8 @@ class Probe {
         : host_(host),
           scale_(static_cast<float>(params.get_float("scale", 0.5))),
           delay_ms_(params.get_int("delay_ms", 0)),
-          mask_(params.get_bool("mask", false)) {}
+          mask_(params.get_bool("mask", false)),
+          stats_(params.get_bool("stats", true)) {}
 
     void begin_layer(const mc_layer_info& info, const mc_tensor_view& weight) {
         const Matrix<float> matrix(weight, "probe: weight");
@@ -70,9 +72,11 @@ class Probe {
                 }
             }
         }
-        out.at(0, 0) = static_cast<float>(sum_);
-        out.at(0, 1) = static_cast<float>(batches_);
-        out.at(0, 2) = static_cast<float>(tokens_);
+        if (stats_) {
+            out.at(0, 0) = static_cast<float>(sum_);
+            out.at(0, 1) = static_cast<float>(batches_);
+            out.at(0, 2) = static_cast<float>(tokens_);
+        }
     }
 
   private:
@@ -80,6 +84,7 @@ class Probe {
     float scale_ = 0.5f;
     int64_t delay_ms_ = 0;
     bool mask_ = false;
+    bool stats_ = true;
     const float* weight_ = nullptr;
     int64_t rows_ = 0;
     int64_t cols_ = 0;
