@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@ struct BadParams {
     std::vector<ParamArg> args;
     std::string message;
 };
+
+void PrintTo(const BadParams& c, std::ostream* os) {
+    *os << c.name;
+}
 
 std::string test_name(const ::testing::TestParamInfo<BadParams>& info) {
     std::string name = info.param.name;

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <ostream>
 #include <random>
 #include <span>
 #include <string>
@@ -282,6 +283,11 @@ inline const std::vector<HandCase>& hand_cases() {
          {0, 1, 1, 1}},
     };
     return cases;
+}
+
+// Test listings (and ctest names) show the case's name instead of its bytes.
+inline void PrintTo(const HandCase& h, std::ostream* os) {
+    *os << h.name;
 }
 
 inline WandaCase hand_layer(const HandCase& h) {
