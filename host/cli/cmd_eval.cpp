@@ -12,6 +12,7 @@
 #include "cli.hpp"
 #include "compress/evaluate.hpp"
 #include "compress/model_reader.hpp"
+#include "compress/progress.hpp"
 #include "core/host_services.hpp"
 #include "model/hub.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -54,8 +55,9 @@ int run_eval(const EvalArgs& args) {
     if (args.max_windows > 0) {
         options.max_windows = args.max_windows;
     }
+    compress::Progress progress(compress::detect_progress_mode(args.json));
     Expected<PerplexityResult> result =
-        compress::evaluate_text(*model->checkpoint, *tokenizer, args.text, options);
+        compress::evaluate_text(*model->checkpoint, *tokenizer, args.text, options, &progress);
     if (!result) {
         return report(result.error());
     }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "compress/progress.hpp"
 #include "core/device.hpp"
 #include "model/checkpoint.hpp"
 #include "runtime/backend.hpp"
@@ -30,9 +31,11 @@ struct EvalOptions {
 // auto: CUDA when a GPU answers, else CPU. `chosen` names what was taken ("cpu", "cuda").
 Expected<std::unique_ptr<Backend>> make_backend(DeviceRequest request, std::string& chosen);
 
-// Perplexity of `checkpoint` on the text of `file`.
+// Perplexity of `checkpoint` on the text of `file`. The windows run in about 20 chunks so
+// that `progress` (may be null) can show them; the result combines the chunks' losses as
+// the protocol defines it (mean over windows), equal to one call up to rounding.
 Expected<PerplexityResult> evaluate_text(const Checkpoint& checkpoint, const Tokenizer& tokenizer,
                                          const std::filesystem::path& file,
-                                         const EvalOptions& options);
+                                         const EvalOptions& options, Progress* progress = nullptr);
 
 }  // namespace mcomp::compress

@@ -293,7 +293,7 @@ class Run {
         for (const fs::path& text : pipeline_.eval.texts) {
             progress_.note(fmt::format("perplexity before on {}", text.string()));
             Expected<PerplexityResult> result =
-                evaluate_text(checkpoint(), *tokenizer_, text, eval_options());
+                evaluate_text(checkpoint(), *tokenizer_, text, eval_options(), &progress_);
             if (!result) {
                 return result.error();
             }
@@ -488,7 +488,7 @@ class Run {
             progress_.note(fmt::format("perplexity after ({}) on {}", output_format_name(format),
                                        text.string()));
             Expected<PerplexityResult> result =
-                evaluate_text(*written->checkpoint, *tokenizer_, text, eval_options());
+                evaluate_text(*written->checkpoint, *tokenizer_, text, eval_options(), &progress_);
             if (!result) {
                 return result.error();
             }
