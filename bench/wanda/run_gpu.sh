@@ -17,6 +17,7 @@ set -uo pipefail
 OUT=${OUT:?set OUT to the folder for the results}
 BUILD=${MCOMP_BUILD:-/tmp/mc/build}
 export MCOMP_TEST_DATA=${MCOMP_TEST_DATA:-/tmp/mc/shared}
+export MCOMP_PLUGIN_PATH=${MCOMP_PLUGIN_PATH:-$BUILD/lib/mcomp/plugins}
 if [ -d /tmp/mc/lib ]; then
     export LD_LIBRARY_PATH=/tmp/mc/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 fi

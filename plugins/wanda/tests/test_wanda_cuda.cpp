@@ -13,7 +13,7 @@ namespace mcomp::test {
 namespace {
 
 std::string cuda_skip_reason() {
-    const std::string reason = cuda_unavailable_reason("wanda");
+    const std::string reason = wanda_cuda_unavailable_reason();
     return reason.empty() ? "" : "wanda CUDA backend cannot run here: " + reason;
 }
 

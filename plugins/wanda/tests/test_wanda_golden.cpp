@@ -100,7 +100,7 @@ TEST(WandaGolden, MasksMatchTorchOnCuda) {
     }
     const nlohmann::json golden = nlohmann::json::parse(file);
     std::vector<DeviceRequest> devices = {DeviceRequest::cpu};
-    if (cuda_unavailable_reason("wanda").empty()) {
+    if (wanda_cuda_unavailable_reason().empty()) {
         devices.push_back(DeviceRequest::cuda);
     }
     int checked = 0;

@@ -95,7 +95,7 @@ std::vector<std::pair<std::string, std::vector<float>>> prune_model(
     Tensor inps = *embedded;
     Tensor outs = Tensor::zeros_cpu(DType::f32, inps.shape());
     const int64_t hidden = inps.dim(-1);
-    auto technique = plugin_registry().load_technique("wanda", DeviceRequest::cpu);
+    auto technique = wanda_registry().load_technique("wanda", DeviceRequest::cpu);
     EXPECT_TRUE(technique.has_value()) << technique.error().message;
     auto params = bind_params(*technique->manifest, args);
     EXPECT_TRUE(params.has_value()) << params.error().message;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <numeric>
 #include <ostream>
 #include <random>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/discovery.hpp"
 #include "core/layer_runner.hpp"
 #include "plugin_harness.hpp"
 
@@ -118,9 +120,31 @@ inline std::vector<float> apply_mask(const WandaCase& c, const std::vector<uint8
 
 // ---- running the plugin -----------------------------------------------------------------------
 
+// $MCOMP_PLUGIN_PATH and the test binary's ../lib/mcomp/plugins first, then the build tree's
+// plugin folder, so that the tests also run from a relocated build (the GPU machine's device
+// bundle), where the build tree's absolute path does not exist. Folders are deduplicated.
+inline const Registry& wanda_registry() {
+    static const Registry registry = [] {
+        std::vector<std::filesystem::path> dirs = default_plugin_search_path();
+        dirs.push_back(build_plugin_dir());
+        return Registry(dirs);
+    }();
+    return registry;
+}
+
+// Why the CUDA backend of wanda cannot run here, or "" when it can.
+inline std::string wanda_cuda_unavailable_reason() {
+    const PluginManifest* plugin = wanda_registry().find_plugin("wanda");
+    if (plugin == nullptr) {
+        return "plugin 'wanda' is not on the plugin search path";
+    }
+    const BackendState state = wanda_registry().backend_state(*plugin, DeviceKind::cuda);
+    return state == BackendState::available ? "" : describe_backend(DeviceKind::cuda, state);
+}
+
 inline Expected<LayerResult> run_wanda(DeviceRequest device, const std::vector<ParamArg>& args,
                                        const WandaCase& c) {
-    auto technique = plugin_registry().load_technique("wanda", device);
+    auto technique = wanda_registry().load_technique("wanda", device);
     if (!technique) {
         return technique.error();
     }
