@@ -15,7 +15,8 @@ namespace mcomp {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& known_output_formats() {
-    static const std::vector<std::string> formats = {"gptq", "awq", "compressed-tensors", "dense"};
+    static const std::vector<std::string> formats = {"gptq", "gptq_v2", "awq", "compressed-tensors",
+                                                     "dense"};
     return formats;
 }
 

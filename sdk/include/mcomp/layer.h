@@ -9,9 +9,13 @@
  *   plan_result(plan)              once: the plugin says which outputs it will produce
  *   finish_layer(dst)              once: the plugin writes into host-allocated views
  *
- * then the next layer, and destroy() at the end of the stage. The plugin owns its statistics
- * (Hessian, norms) and its kernels. All views live on the device of the loaded backend
- * (host memory for a CPU backend; device memory ordered on host->cuda_stream() for CUDA). */
+ * on one instance. An instance compresses one layer at a time and may be reused for further
+ * layers; the host may also create one instance per layer, and the instances of layers that
+ * read the same input (q/k/v, gate/up) are then alive together with their observe() calls
+ * interleaved. Instances share nothing through the plugin, so each keeps its own statistics
+ * (Hessian, norms); destroy() ends an instance. The plugin owns its kernels. All views live on the
+ * device of the loaded backend (host memory for a CPU backend; device memory ordered on
+ * host->cuda_stream() for CUDA). */
 #ifndef MCOMP_LAYER_H
 #define MCOMP_LAYER_H
 

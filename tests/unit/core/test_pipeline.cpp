@@ -324,7 +324,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"output_dir_missing", edit({{13, ""}}),
                 "/p/pipe.toml:12:1: output.dir: missing; expected a string"},
         BadCase{"format_unknown", edit({{14, "formats = [\"gptq\", \"gguf\"]"}}),
-                "/p/pipe.toml:14:20: output.formats: expected one of gptq, awq, "
+                "/p/pipe.toml:14:20: output.formats: expected one of gptq, gptq_v2, awq, "
                 "compressed-tensors, dense, found \"gguf\""},
         BadCase{"output_unknown_key", edit({{14, "format = [\"gptq\"]"}}),
                 "/p/pipe.toml:14:1: output.format: unknown key; did you mean 'formats'?"},
