@@ -100,7 +100,10 @@ StagingDir::StagingDir(StagingDir&& other) noexcept
 }
 
 Expected<StagingDir> StagingDir::create(const fs::path& final_dir) {
-    const fs::path clean = final_dir.lexically_normal();
+    fs::path clean = final_dir.lexically_normal();
+    if (clean.filename().empty()) {  // "out/": the folder is "out"
+        clean = clean.parent_path();
+    }
     const fs::path parent = clean.parent_path().empty() ? fs::path(".") : clean.parent_path();
     std::error_code ec;
     fs::create_directories(parent, ec);

@@ -153,6 +153,15 @@ TEST(RunPipeline, OutputFolderRules) {
     }
 }
 
+TEST(RunPipeline, TrailingSlashOnTheOutputFolder) {
+    Fixture f;
+    std::string text = f.pipeline_text(kRtn, "[\"dense\"]");
+    text.replace(text.find("dir = \"out\""), 11, "dir = \"out/\"");
+    ASSERT_TRUE(f.run(text).has_value());
+    EXPECT_TRUE(fs::exists(f.scratch / "out" / "model.safetensors"));
+    EXPECT_TRUE(fs::exists(f.scratch / "out" / "report.json"));
+}
+
 TEST(RunPipeline, BadCombinations) {
     Fixture f;
     const std::string magnitude = "[[stage]]\nuse = \"magnitude\"\n";
