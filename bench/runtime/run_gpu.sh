@@ -6,20 +6,26 @@
 #
 #   OUT=/some/dir bash bench/runtime/run_gpu.sh
 #
-# Expects the device bundle unpacked as ../shared/tools/device-bundle.sh describes: the
-# build under $MCOMP_BUILD (default /tmp/mc/build; test and bench executables in bin/),
-# the shared material under $MCOMP_TEST_DATA (default /tmp/mc/shared), python3 with torch
-# and transformers. Writes to $OUT: run.log, tests_backend.xml, tests_model.xml,
+# From the repository root. Uses the device bundle of ../shared/tools/device-bundle.sh
+# (unpacked from .devbundle/bundle.tar.gz into /tmp/mc when it is not there yet): the build
+# under $MCOMP_BUILD (default /tmp/mc/build; test and bench executables in bin/: build the
+# targets test_runtime_cuda_backend, test_runtime_cuda_model and mcomp_bench_forward before
+# bundling), the shared material under $MCOMP_TEST_DATA (default /tmp/mc/shared), python3
+# with torch and transformers. Writes to $OUT: run.log, tests_backend.xml, tests_model.xml,
 # bench_mcomp.jsonl, bench_hf.jsonl, summary.md. About 3 minutes on one H100.
 set -uo pipefail
 
 OUT=${OUT:?set OUT to the folder for the results}
 BUILD=${MCOMP_BUILD:-/tmp/mc/build}
 export MCOMP_TEST_DATA=${MCOMP_TEST_DATA:-/tmp/mc/shared}
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+if [ ! -x "$BUILD/bin/test_runtime_cuda_backend" ] && [ -f "$repo/.devbundle/bundle.tar.gz" ]; then
+    mkdir -p /tmp/mc && tar xzf "$repo/.devbundle/bundle.tar.gz" -C /tmp/mc
+fi
 if [ -d /tmp/mc/lib ]; then
     export LD_LIBRARY_PATH=/tmp/mc/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 fi
-here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT"
 log="$OUT/run.log"
 : > "$log"
@@ -62,7 +68,7 @@ python3 "$here/summarize.py" "$OUT/bench_mcomp.jsonl" "$OUT/bench_hf.jsonl" > "$
 echo
 echo "=== status"
 printf '%s\n' "${status[@]}"
-grep -hE '^\[  (FAILED|PASSED|SKIPPED) ' "$log" | sort | uniq -c | sort -rn | head -40
+grep -hE '^\[  PASSED  \]|^\[  SKIPPED \] [0-9]+ tests?,|^\[  FAILED  \]' "$log" | sort -u | head -40
 grep -h '^CUDA .* ppl ' "$log"
 echo
 cat "$OUT/summary.md"

@@ -1,7 +1,7 @@
 // test_cuda_model.cpp: the whole Llama forward on the CUDA backend against the CPU backend —
 // tiny checkpoints of every architecture variant the model code knows, batching, the
-// TinyStories-656K logits, and the acceptance perplexity (ts_dev.txt, seqlen 512,
-// 39.6444) computed on the GPU.
+// TinyStories-656K logits (against the CPU, and against transformers' golden logits), and
+// the acceptance perplexity (ts_dev.txt, seqlen 512, 39.6444) computed on the GPU.
 //
 // Tolerances (logits are O(1)-O(10)):
 //   F32   tiny models 1e-4 absolute; TinyStories-656K 1e-3 absolute (the bound);
@@ -17,6 +17,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "../model/tiny_checkpoint.hpp"
@@ -261,6 +262,54 @@ TEST_P(CudaTinyStories, LogitsMatchCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ComputeDtypes, CudaTinyStories,
+                         ::testing::Values(DType::f32, DType::f16, DType::bf16),
+                         [](const ::testing::TestParamInfo<DType>& info) {
+                             return testing::dtype_test_name(info.param);
+                         });
+
+// The CUDA forward against transformers directly: the logits golden made on the CPU in fp32
+// by tests/golden/model/make_golden_logits.py (3 sequences of 1, 17 and 64 tokens; every
+// logit of the last position and sampled ones elsewhere). F32 within 2e-4 (the CPU backend
+// meets 1e-4); F16/BF16 within the TinyStories bounds above.
+class CudaGoldenLogits : public ::testing::TestWithParam<DType> {};
+
+TEST_P(CudaGoldenLogits, TinyStoriesMatchesTransformers) {
+    MCOMP_SKIP_WITHOUT_GPU();
+    MCOMP_SKIP_WITHOUT_TINYSTORIES();
+    const std::string golden_path =
+        std::string(MCOMP_SOURCE_DIR) + "/tests/golden/model/tinystories656k_logits.json";
+    if (!std::filesystem::exists(golden_path)) {
+        GTEST_SKIP() << golden_path
+                     << " is absent (python3 tests/golden/model/make_golden_logits.py)";
+    }
+    const DType dtype = GetParam();
+    const double tolerance = dtype == DType::f32 ? 2e-4 : dtype == DType::f16 ? 1e-1 : 1.0;
+    const json golden = json::parse(std::ifstream(golden_path));
+    Expected<Checkpoint> checkpoint = Checkpoint::open(tinystories_dir());
+    ASSERT_TRUE(checkpoint) << checkpoint.error().message;
+    const std::int64_t vocab = checkpoint->config().vocab_size;
+    std::unique_ptr<CudaBackend> gpu = make_gpu(dtype);
+    ASSERT_NE(gpu, nullptr);
+    for (const json& sequence : golden.at("sequences")) {
+        const std::vector<std::int32_t> tokens = sequence.at("tokens");
+        const std::int64_t length = static_cast<std::int64_t>(tokens.size());
+        SCOPED_TRACE("sequence of " + std::to_string(length) + " tokens");
+        const std::vector<float> got = forward_logits(*checkpoint, *gpu, tokens, 1);
+        ASSERT_EQ(static_cast<std::int64_t>(got.size()), length * vocab);
+        const std::vector<float> last(got.end() - vocab, got.end());
+        const std::vector<float> expected_last = sequence.at("last_logits");
+        EXPECT_TRUE(all_close(last, expected_last, {tolerance, 0.0}));
+        for (const json& sample : sequence.at("samples")) {
+            const std::int64_t position = sample[0];
+            const std::int64_t index = sample[1];
+            EXPECT_NEAR(got[static_cast<std::size_t>(position * vocab + index)],
+                        sample[2].get<double>(), tolerance)
+                << "position " << position << ", index " << index;
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(ComputeDtypes, CudaGoldenLogits,
                          ::testing::Values(DType::f32, DType::f16, DType::bf16),
                          [](const ::testing::TestParamInfo<DType>& info) {
                              return testing::dtype_test_name(info.param);
