@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -22,8 +23,17 @@
 
 namespace mcomp::test {
 
-// The build tree's plugin folder (MCOMP_BUILD_DIR comes from mcomp_add_test).
+// The plugin folder under test: the first entry of MCOMP_PLUGIN_PATH (CTest sets it to the
+// build tree's; a relocated build, such as the GPU machine's bundle, sets it by hand), else
+// the build tree's (MCOMP_BUILD_DIR comes from mcomp_add_test).
 inline std::filesystem::path build_plugin_dir() {
+    const char* env = std::getenv("MCOMP_PLUGIN_PATH");
+    if (env != nullptr && env[0] != '\0') {
+        const std::string first = std::string(env).substr(0, std::string(env).find(':'));
+        if (std::filesystem::is_directory(first)) {
+            return first;
+        }
+    }
     return std::filesystem::path(MCOMP_BUILD_DIR) / "lib" / "mcomp" / "plugins";
 }
 
