@@ -20,6 +20,7 @@ BUILD=${MCOMP_BUILD:-/tmp/mc/build}
 export MCOMP_TEST_DATA=${MCOMP_TEST_DATA:-/tmp/mc/shared}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+export MCOMP_SOURCE_DIR=$repo  # the tests' golden files (tests/golden/...)
 if [ ! -x "$BUILD/bin/test_runtime_cuda_backend" ] && [ -f "$repo/.devbundle/bundle.tar.gz" ]; then
     mkdir -p /tmp/mc && tar xzf "$repo/.devbundle/bundle.tar.gz" -C /tmp/mc
 fi
