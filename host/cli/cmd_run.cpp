@@ -30,6 +30,7 @@ struct RunArgs {
     std::int64_t max_windows = 0;
     double max_shard_gb = 5.0;
     bool keep_work = false;
+    bool technique_weights = false;
     bool quiet = false;
     bool json = false;
 };
@@ -48,6 +49,7 @@ int run_pipeline(Context& context, const RunArgs& args) {
     options.true_sequential = !args.no_true_sequential;
     options.formats = args.formats;
     options.keep_work = args.keep_work;
+    options.technique_weights_downstream = args.technique_weights;
     options.max_shard_bytes = static_cast<std::size_t>(args.max_shard_gb * 1e9);
     if (args.max_windows > 0) {
         options.eval_max_windows = args.max_windows;
@@ -101,6 +103,9 @@ void register_command_run(CLI::App& app, Context& context) {
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     run->add_flag("--keep-work", args->keep_work, "Keep the work folder after success");
+    run->add_flag("--technique-weights-downstream", args->technique_weights,
+                  "Later layers see the technique's weights (fp32 scales, as the reference "
+                  "scripts), not the fp16-scale weights a packed format stores");
     run->add_flag("--quiet", args->quiet, "No progress, only warnings and errors");
     run->add_flag("--json", args->json, "Print report.json on stdout");
     run->callback([&context, args] {

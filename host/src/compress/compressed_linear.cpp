@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+
+#include <spdlog/spdlog.h>
 
 namespace mcomp::compress {
 
@@ -102,12 +105,26 @@ Status apply_layer_result(CompressedLinear& record, LayerResult result, int stag
                                           "quantized layer: {}",
                                           stage_index + 1, valid.error().message));
         }
+        if (spdlog::should_log(spdlog::level::debug)) {
+            const std::vector<float> exact = dequantize(quant);
+            float largest = 0.0f;
+            for (std::size_t i = 0; i < exact.size(); ++i) {
+                largest = std::max(largest, std::fabs(exact[i] - result.weight[i]));
+            }
+            spdlog::debug("{}: max |weight - dequantized codes| = {:g} (fp32 scales)",
+                          record.prefix, largest);
+        }
         // with_scales_rounded() on the scales alone: the codes are not copied.
         QuantizedLinear scales_only;
         scales_only.scales = std::move(quant.scales);
         quant.scales = with_scales_rounded(scales_only, *policy.scale_dtype).scales;
         record.quant = std::move(quant);
-        record.weight = dequantize(record.quant);
+        if (policy.technique_weights_downstream) {
+            record.weight = std::move(result.weight);
+            round_to_dtype(record.weight, policy.dense_dtype);
+        } else {
+            record.weight = dequantize(record.quant);
+        }
         record.quantized = true;
         return {};
     }

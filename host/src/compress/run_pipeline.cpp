@@ -102,6 +102,7 @@ std::string pipeline_fingerprint(const Pipeline& pipeline, const std::string& mo
                                    file_stamp(stage.technique.backend->backend().library_path)});
     }
     facts["true_sequential"] = options.true_sequential;
+    facts["technique_weights_downstream"] = options.technique_weights_downstream;
     facts["dtype"] = dtype_name(dense_dtype);
     for (const OutputFormat format : formats) {
         facts["formats"].push_back(output_format_name(format));
@@ -182,6 +183,12 @@ class Run {
     }
 
     const Checkpoint& checkpoint() const { return *source_.checkpoint; }
+
+    WeightPolicy policy() const {
+        WeightPolicy policy = weight_policy_for(formats_, dense_dtype_);
+        policy.technique_weights_downstream = options_.technique_weights_downstream;
+        return policy;
+    }
     std::int64_t num_blocks() const { return checkpoint().config().num_hidden_layers; }
 
     Status choose_formats() {
@@ -356,7 +363,7 @@ class Run {
         const auto started = Clock::now();
         EngineOptions engine;
         engine.true_sequential = options_.true_sequential;
-        engine.policy = weight_policy_for(formats_, dense_dtype_);
+        engine.policy = policy();
         engine.source_mapped = source_.mapped;
         const Status status = run_blocks(checkpoint(), stages_, engine, activations, *work_,
                                          progress_, forward_seconds_);
@@ -431,7 +438,7 @@ class Run {
         inputs.source = &checkpoint();
         inputs.source_mapped = source_.mapped;
         inputs.work = &*work_;
-        inputs.policy = weight_policy_for(formats_, dense_dtype_);
+        inputs.policy = policy();
         inputs.stages = stages_json(false);
         inputs.max_shard_bytes = options_.max_shard_bytes;
         Expected<OutputStats> stats = write_output(dir, format, inputs);
@@ -545,6 +552,7 @@ class Run {
                 {"calibration", calibration_},
                 {"options",
                  {{"true_sequential", options_.true_sequential},
+                  {"technique_weights_downstream", options_.technique_weights_downstream},
                   {"dtype", torch_dtype_name(dense_dtype_)},
                   {"formats", formats},
                   {"eval_max_windows",

@@ -41,6 +41,9 @@ struct RunOptions {
     std::optional<std::int64_t> eval_max_windows;
     std::size_t max_shard_bytes = 0;  // 0: 5 GB, as transformers
     bool keep_work = false;           // keep the work folder after success
+    // Later layers see the technique's weights (fp32 scales), not the stored fp16-scale
+    // ones (WeightPolicy::technique_weights_downstream).
+    bool technique_weights_downstream = false;
     ProgressMode progress = ProgressMode::lines;
 };
 

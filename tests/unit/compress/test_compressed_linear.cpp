@@ -60,6 +60,16 @@ TEST(CompressedLinear, PackedFormatsRoundScalesBeforeDequantizing) {
     EXPECT_EQ(record.stages, std::vector<int>{0});
 }
 
+TEST(CompressedLinear, TechniqueWeightsDownstreamKeepFp32ScalesForLaterLayers) {
+    CompressedLinear record = empty_record();
+    WeightPolicy policy = weight_policy_for({OutputFormat::gptq}, DType::f32);
+    policy.technique_weights_downstream = true;
+    ASSERT_TRUE(apply_layer_result(record, quantized_result(), 0, policy).has_value());
+    ASSERT_TRUE(record.quantized);
+    EXPECT_EQ(record.weight, quantized_result().weight);  // what later layers see
+    EXPECT_EQ(record.quant.scales[0], f16_to_f32(f32_to_f16(quantized_result().scales[0])));
+}
+
 TEST(CompressedLinear, DenseOutputKeepsThePluginWeight) {
     CompressedLinear record = empty_record();
     const WeightPolicy policy = weight_policy_for({OutputFormat::dense}, DType::f32);
