@@ -7,6 +7,7 @@
 #include "compress/model_reader.hpp"
 #include "compress/synth.hpp"
 #include "compress_test_util.hpp"
+#include "model/checkpoint.hpp"
 
 namespace mcomp::compress {
 namespace {
@@ -74,6 +75,44 @@ TEST(ModelReader, QuantizedConfigWithoutPackedTensorsReadsDense) {
     EXPECT_EQ(model->format, "gptq");
     EXPECT_FALSE(model->mapped);
     EXPECT_EQ(model->packed_layers, 0);
+}
+
+TEST(ModelReader, InMemoryCheckpointIsValidatedLikeAFolder) {
+    test::ScratchDir scratch("memory-checkpoint");
+    const auto dir = tiny_model(scratch);
+    Expected<Checkpoint> disk = Checkpoint::open(dir.string());
+    ASSERT_TRUE(disk.has_value());
+    const auto owned = [&](const std::string& name) {
+        const TensorView& view = *disk->find(name);
+        Checkpoint::OwnedTensor tensor{name, view.dtype, view.shape, {}};
+        tensor.bytes.assign(view.data, view.data + view.num_bytes);
+        return tensor;
+    };
+    std::vector<Checkpoint::OwnedTensor> tensors;
+    for (const std::string& name : disk->tensor_names()) {
+        tensors.push_back(owned(name));
+    }
+    Expected<Checkpoint> memory = Checkpoint::from_tensors("synthetic", disk->config(), tensors);
+    ASSERT_TRUE(memory.has_value()) << memory.error().message;
+    EXPECT_EQ(memory->file_of("model.norm.weight"), "synthetic (in memory)");
+    EXPECT_EQ(memory->embed_tokens().data, memory->lm_head().data);  // tied
+
+    std::vector<Checkpoint::OwnedTensor> bad = tensors;
+    for (Checkpoint::OwnedTensor& tensor : bad) {
+        if (tensor.name == "model.norm.weight") {
+            tensor.shape = {32, 2};
+        }
+    }
+    Expected<Checkpoint> misshapen = Checkpoint::from_tensors("synthetic", disk->config(), bad);
+    ASSERT_FALSE(misshapen.has_value());
+    EXPECT_EQ(misshapen.error().message,
+              "synthetic (in memory): tensor 'model.norm.weight' has shape [32, 2] but "
+              "config.json implies [64] (hidden_size)");
+    bad = tensors;
+    bad[0].bytes.pop_back();
+    Expected<Checkpoint> short_bytes = Checkpoint::from_tensors("synthetic", disk->config(), bad);
+    ASSERT_FALSE(short_bytes.has_value());
+    EXPECT_EQ(short_bytes.error().kind, ErrorKind::internal);
 }
 
 }  // namespace
