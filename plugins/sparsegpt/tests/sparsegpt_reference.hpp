@@ -29,6 +29,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "plugin_harness.hpp"
@@ -44,9 +45,11 @@ struct SgptCase {
     std::vector<std::vector<float>> samples;  // each [tokens, cols]
 };
 
-inline Expected<LayerResult> run_sparsegpt(const SgptCase& c, DeviceRequest device,
-                                           const std::vector<ParamArg>& args) {
-    auto technique = plugin_registry().load_technique("sparsegpt", device);
+// One layer of `c` through technique `technique_id` with c's samples as calibration batches.
+inline Expected<LayerResult> run_with_samples(std::string_view technique_id, const SgptCase& c,
+                                              DeviceRequest device,
+                                              const std::vector<ParamArg>& args) {
+    auto technique = plugin_registry().load_technique(technique_id, device);
     if (!technique) {
         return technique.error();
     }
@@ -63,6 +66,11 @@ inline Expected<LayerResult> run_sparsegpt(const SgptCase& c, DeviceRequest devi
         input.batches.emplace_back(sample);
     }
     return run_layer(*technique, *params, input);
+}
+
+inline Expected<LayerResult> run_sparsegpt(const SgptCase& c, DeviceRequest device,
+                                           const std::vector<ParamArg>& args) {
+    return run_with_samples("sparsegpt", c, device, args);
 }
 
 // Weights N(0, 0.05); inputs with per-column scales spread over 1/4..4 and neighbouring columns
