@@ -46,7 +46,7 @@ int run_pipeline(Context& context, const RunArgs& args) {
     compress::RunOptions options;
     options.force = args.force;
     options.fresh = args.fresh;
-    options.true_sequential = !args.no_true_sequential;
+    options.true_sequential = pipeline->calibration.true_sequential && !args.no_true_sequential;
     options.formats = args.formats;
     options.keep_work = args.keep_work;
     options.technique_weights_downstream = args.technique_weights;

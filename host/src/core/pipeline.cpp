@@ -166,12 +166,16 @@ Status read_calibration(const TableReader& root, const Context& ctx, PipelineCal
         return {};
     }
     const TableReader calibration(**table, "calibration", ctx.file);
-    MCOMP_TRY(calibration.check_keys({"text", "samples", "seqlen", "seed"}));
+    MCOMP_TRY(calibration.check_keys({"text", "samples", "seqlen", "seed", "true_sequential"}));
     out.present = true;
     MCOMP_TRY(read_path_list(calibration, "text", ctx, out.texts, out.text_where));
     MCOMP_TRY(read_positive(calibration, "samples", out.samples, 1));
     MCOMP_TRY(read_positive(calibration, "seqlen", out.seqlen, 1));
     MCOMP_TRY(read_positive(calibration, "seed", out.seed, 0));
+    const Expected<std::optional<bool>> true_sequential =
+        calibration.get_optional_bool("true_sequential");
+    MCOMP_TRY(true_sequential);
+    out.true_sequential = true_sequential->value_or(true);
     return {};
 }
 

@@ -47,6 +47,10 @@ struct PipelineCalibration {
     int64_t samples = 128;
     int64_t seqlen = 512;
     int64_t seed = 0;
+    // q/k/v -> o -> gate/up -> down with inputs recomputed after each group (GPTQ's
+    // llama.py); false feeds every linear of a block the inputs of one forward, as
+    // prune_wanda and SparseGPT's README runs do. `mcomp run --no-true-sequential` overrides.
+    bool true_sequential = true;
 };
 
 struct PipelineStage {

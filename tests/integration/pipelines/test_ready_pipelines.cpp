@@ -90,7 +90,11 @@ INSTANTIATE_TEST_SUITE_P(
         ReadyCase{"rtn-w4g64.toml", {}, "gptq", 1.1, 41.7328, std::nullopt},
         ReadyCase{"rtn-w4g64.toml", {"--format", "dense"}, "dense", 1.1, 41.7336, std::nullopt},
         ReadyCase{"magnitude-50.toml", {}, "dense", 2.5, std::nullopt, 0.5},
-        ReadyCase{"magnitude-50-then-rtn-w4.toml", {}, "gptq", 2.5, std::nullopt, 0.5}),
+        ReadyCase{"magnitude-50-then-rtn-w4.toml", {}, "gptq", 2.5, std::nullopt, 0.5},
+        // prune_wanda's order (true_sequential = false in the pipeline): the reference's
+        // 71.6115 and 138.7645.
+        ReadyCase{"wanda-50.toml", {}, "dense", 2.0, 71.6115, 0.5},
+        ReadyCase{"wanda-2of4.toml", {}, "dense", 4.0, 138.7645, 0.5}),
     case_name);
 
 TEST(ReadyPipelines, EvalCommandReadsTheGptqOutput) {

@@ -121,6 +121,7 @@ TEST(Pipeline, ParsesTheBase) {
     EXPECT_EQ(pipeline->calibration.samples, 8);
     EXPECT_EQ(pipeline->calibration.seqlen, 64);
     EXPECT_EQ(pipeline->calibration.seed, 1);
+    EXPECT_TRUE(pipeline->calibration.true_sequential);  // the default
     ASSERT_EQ(pipeline->stages.size(), 1u);
     const PipelineStage& stage = pipeline->stages[0];
     EXPECT_EQ(stage.use, "gptq");
@@ -180,6 +181,12 @@ TEST(Pipeline, ParsesTheVariants) {
 }
 
 // ---- paths ------------------------------------------------------------------------------------
+
+TEST(Pipeline, TrueSequentialCanBeTurnedOff) {
+    Expected<Pipeline> pipeline = parse(edit({{7, "true_sequential = false"}}));
+    ASSERT_TRUE(pipeline) << pipeline.error().message;
+    EXPECT_FALSE(pipeline->calibration.true_sequential);
+}
 
 TEST(PipelinePaths, ResolveByOneRule) {
     setenv("MCOMP_TEST_DATA", "/shared", 1);
@@ -272,6 +279,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "/p/pipe.toml:6:10: calibration.seqlen: expected an integer, found \"64\""},
         BadCase{"seed_negative", edit({{7, "seed = -1"}}),
                 "/p/pipe.toml:7:8: calibration.seed: expected an integer >= 0, found -1"},
+        BadCase{"true_sequential_not_bool", edit({{7, "true_sequential = 1"}}),
+                "/p/pipe.toml:7:19: calibration.true_sequential: expected a boolean, found 1"},
         BadCase{"calibration_unknown_key", edit({{5, "sample = 8"}}),
                 "/p/pipe.toml:5:1: calibration.sample: unknown key; did you mean 'samples'?"},
         // --- [[stage]]
