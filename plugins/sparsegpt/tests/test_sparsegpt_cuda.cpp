@@ -5,8 +5,11 @@
 // Cholesky, cuBLAS vs oneDNN for the lazy updates), so a mask may differ only where two scores
 // sit within rounding noise of the deciding boundary. Tolerance (sparsegpt_reference.hpp):
 // masks and codes identical up to each row's first tie — a mask flip where the transcription's
-// scores sit within 1e-3 of the boundary, or codes one step apart — at most 1/8 of the rows
-// tied, weights within 1e-4 of the row's largest |w| before it. Skips without a usable GPU.
+// scores sit within 1e-2 of the boundary, or codes one step apart — at most 1/8 of the rows
+// tied, weights within 1e-4 of the row's largest |w| before it. The margin is wider than the
+// CPU tests' 1e-3 because a tie can cascade: the tied row's later weights move the next
+// block's threshold by a rank or so, flipping an element of another row that sits one order
+// statistic away (about 1 / (rows * block) relative, 2e-4 here). Skips without a usable GPU.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -39,7 +42,7 @@ void expect_backends_agree(const SgptCase& c, const RefOptions& o) {
     // The margins come from the transcription on the same data: they say which scores sit near
     // a boundary, whichever implementation is asked.
     const RefRun ref = reference_sparsegpt(c, o);
-    const Comparison cmp = compare_results(*cuda, *cpu, c.weight, ref.margin, 1e-4, 1e-3);
+    const Comparison cmp = compare_results(*cuda, *cpu, c.weight, ref.margin, 1e-4, 1e-2);
     EXPECT_EQ(cmp.problem, "");
     EXPECT_LE(cmp.tied_rows, c.rows / 8);
     int64_t cpu_pruned = 0;
@@ -53,10 +56,12 @@ void expect_backends_agree(const SgptCase& c, const RefOptions& o) {
     }
     EXPECT_NEAR(static_cast<double>(cuda_pruned), static_cast<double>(cpu_pruned),
                 c.rows * c.cols / 1000.0 + 2);
-    std::printf("  %s: %lld tied rows of %lld, max weight error %.3g, pruned %lld / %lld\n",
-                describe(o).c_str(), static_cast<long long>(cmp.tied_rows),
-                static_cast<long long>(c.rows), cmp.max_weight_error,
-                static_cast<long long>(cuda_pruned), static_cast<long long>(cpu_pruned));
+    std::printf(
+        "  %s: %lld tied rows of %lld (largest tie margin %.3g), max weight error %.3g, pruned "
+        "%lld (cuda) / %lld (cpu)\n",
+        describe(o).c_str(), static_cast<long long>(cmp.tied_rows), static_cast<long long>(c.rows),
+        cmp.max_tie_margin, cmp.max_weight_error, static_cast<long long>(cuda_pruned),
+        static_cast<long long>(cpu_pruned));
 }
 
 TEST_F(SparseGptCuda, AgreesWithCpuOnSmallLayers) {
