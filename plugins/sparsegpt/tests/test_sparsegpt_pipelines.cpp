@@ -1,7 +1,7 @@
 // test_sparsegpt_pipelines.cpp: the ready SparseGPT pipelines (manifests/pipelines/sparsegpt-*)
 // run end to end with the built `mcomp` on the shared model, as the authors' llama.py runs
-// (not true-sequential: --no-true-sequential), and land on the reference's perplexity on
-// ts_dev.txt at seqlen 512 (dense 39.6444):
+// (not true-sequential: the manifests set true_sequential = false), and land on the
+// reference's perplexity on ts_dev.txt at seqlen 512 (dense 39.6444):
 //
 //   50% unstructured 59.1790      2:4 90.8058      50% + joint 4-bit per row 62.1344
 //
@@ -130,15 +130,14 @@ TEST_P(SparseGptPipeline, LandsOnTheReference) {
 
 INSTANTIATE_TEST_SUITE_P(
     Manifests, SparseGptPipeline,
-    ::testing::Values(
-        PipelineCase{"sparsegpt-50.toml", {"--no-true-sequential"}, 59.1790, 2.0, 0.5},
-        PipelineCase{"sparsegpt-2of4.toml", {"--no-true-sequential"}, 90.8058, 3.0, 0.5},
-        PipelineCase{"sparsegpt-50-w4.toml", {"--no-true-sequential"}, 62.1344, 2.0, 0.5},
-        PipelineCase{"sparsegpt-2of4-w4.toml", {"--no-true-sequential"}, std::nullopt, 3.0, 0.5},
-        // GPTQ does not keep every zero yet (test_sparsegpt_then_gptq.cpp): the sparsity is
-        // only checked to stay near 0.5.
-        PipelineCase{
-            "sparsegpt-2of4-then-gptq-w4.toml", {"--no-true-sequential"}, std::nullopt, 3.0, 0.49}),
+    ::testing::Values(PipelineCase{"sparsegpt-50.toml", {}, 59.1790, 2.0, 0.5},
+                      PipelineCase{"sparsegpt-2of4.toml", {}, 90.8058, 3.0, 0.5},
+                      PipelineCase{"sparsegpt-50-w4.toml", {}, 62.1344, 2.0, 0.5},
+                      PipelineCase{"sparsegpt-2of4-w4.toml", {}, std::nullopt, 3.0, 0.5},
+                      // GPTQ does not keep every zero yet (test_sparsegpt_then_gptq.cpp): the
+                      // sparsity is only checked to stay near 0.5.
+                      PipelineCase{
+                          "sparsegpt-2of4-then-gptq-w4.toml", {}, std::nullopt, 3.0, 0.49}),
     case_name);
 
 }  // namespace
