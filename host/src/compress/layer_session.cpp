@@ -62,43 +62,18 @@ LayerSession::LayerSession(const LoadedTechnique& technique)
 
 Expected<std::unique_ptr<LayerSession>> LayerSession::create(const LoadedTechnique& technique,
                                                              const OwnedParams& params) {
-    if (technique.manifest->granularity != Granularity::layer ||
-        technique.descriptor->layer == nullptr) {
-        return make_error(
-            ErrorKind::unsupported,
-            fmt::format("{} has {} granularity; the engine runs layer techniques "
-                        "only in this version",
-                        technique.label(), granularity_name(technique.manifest->granularity)));
-    }
     std::unique_ptr<LayerSession> out(new LayerSession(technique));
-    const mc_device device = {static_cast<mc_device_type>(technique.device()), 0};
-    out->host_ =
-        std::make_unique<HostServices>(technique.plugin_id(), technique.manifest->id, device);
-    MCOMP_TRY(out->host_->prepare_device());
-    const mc_layer_technique* table = technique.descriptor->layer;
-    std::memcpy(&out->table_, table, std::min<size_t>(table->struct_size, sizeof(out->table_)));
-    LayerSession& self = *out;
-    MCOMP_TRY(call_plugin(*self.host_, self.label_, "create", [&] {
-        return self.table_.create(self.host_->raw(), params.get(), &self.instance_);
-    }));
-    if (self.instance_ == nullptr) {
-        return make_error(
-            ErrorKind::internal,
-            fmt::format("{}: create returned MC_OK without an instance", self.label_));
-    }
+    MCOMP_TRY(create_layer_instance(technique, params,
+                                    "the engine runs layer techniques only in this version",
+                                    out->label_, out->host_, out->table_, out->instance_));
     return out;
 }
 
 LayerSession::~LayerSession() {
     weight_copy_.reset();
     batch_copy_.reset();
-    if (instance_ == nullptr) {
-        return;
-    }
-    const Status destroyed =
-        call_plugin_void(*host_, label_, "destroy", [&] { table_.destroy(instance_); });
-    if (!destroyed) {
-        spdlog::error("{}", destroyed.error().message);
+    if (host_ != nullptr) {
+        destroy_layer_instance(*host_, label_, table_, instance_);
     }
 }
 

@@ -85,44 +85,54 @@ Status check_input(const LayerInput& layer) {
 LayerTechniqueInstance::LayerTechniqueInstance(const LoadedTechnique& technique)
     : technique_(technique), label_(technique.label()) {}
 
-Expected<std::unique_ptr<LayerTechniqueInstance>> LayerTechniqueInstance::create(
-    const LoadedTechnique& technique, const OwnedParams& params) {
+Status create_layer_instance(const LoadedTechnique& technique, const OwnedParams& params,
+                             std::string_view holder, const std::string& label,
+                             std::unique_ptr<HostServices>& host, mc_layer_technique& table,
+                             mc_instance*& instance) {
     if (technique.manifest->granularity != Granularity::layer ||
         technique.descriptor->layer == nullptr) {
-        return make_error(
-            ErrorKind::unsupported,
-            fmt::format("{} has {} granularity; the layer runner runs layer "
-                        "techniques only",
-                        technique.label(), granularity_name(technique.manifest->granularity)));
+        return make_error(ErrorKind::unsupported,
+                          fmt::format("{} has {} granularity; {}", technique.label(),
+                                      granularity_name(technique.manifest->granularity), holder));
     }
-    std::unique_ptr<LayerTechniqueInstance> out(new LayerTechniqueInstance(technique));
     const mc_device device = {static_cast<mc_device_type>(technique.device()), 0};
-    out->host_ =
-        std::make_unique<HostServices>(technique.plugin_id(), technique.manifest->id, device);
-    MCOMP_TRY(out->host_->prepare_device());
-    const mc_layer_technique* table = technique.descriptor->layer;
-    std::memcpy(&out->table_, table, std::min<size_t>(table->struct_size, sizeof(out->table_)));
-
-    LayerTechniqueInstance& self = *out;
-    MCOMP_TRY(call_plugin(*self.host_, self.label_, "create", [&] {
-        return self.table_.create(self.host_->raw(), params.get(), &self.instance_);
-    }));
-    if (self.instance_ == nullptr) {
-        return make_error(
-            ErrorKind::internal,
-            fmt::format("{}: create returned MC_OK without an instance", self.label_));
+    host = std::make_unique<HostServices>(technique.plugin_id(), technique.manifest->id, device);
+    MCOMP_TRY(host->prepare_device());
+    const mc_layer_technique* src = technique.descriptor->layer;
+    std::memcpy(&table, src, std::min<size_t>(src->struct_size, sizeof(table)));
+    MCOMP_TRY(call_plugin(*host, label, "create",
+                          [&] { return table.create(host->raw(), params.get(), &instance); }));
+    if (instance == nullptr) {
+        return make_error(ErrorKind::internal,
+                          fmt::format("{}: create returned MC_OK without an instance", label));
     }
+    return {};
+}
+
+void destroy_layer_instance(HostServices& host, const std::string& label,
+                            const mc_layer_technique& table, mc_instance* instance) {
+    if (instance == nullptr) {
+        return;
+    }
+    const Status destroyed =
+        call_plugin_void(host, label, "destroy", [&] { table.destroy(instance); });
+    if (!destroyed) {
+        spdlog::error("{}", destroyed.error().message);
+    }
+}
+
+Expected<std::unique_ptr<LayerTechniqueInstance>> LayerTechniqueInstance::create(
+    const LoadedTechnique& technique, const OwnedParams& params) {
+    std::unique_ptr<LayerTechniqueInstance> out(new LayerTechniqueInstance(technique));
+    MCOMP_TRY(create_layer_instance(technique, params,
+                                    "the layer runner runs layer techniques only", out->label_,
+                                    out->host_, out->table_, out->instance_));
     return out;
 }
 
 LayerTechniqueInstance::~LayerTechniqueInstance() {
-    if (instance_ == nullptr) {
-        return;
-    }
-    const Status destroyed =
-        call_plugin_void(*host_, label_, "destroy", [&] { table_.destroy(instance_); });
-    if (!destroyed) {
-        spdlog::error("{}", destroyed.error().message);
+    if (host_ != nullptr) {
+        destroy_layer_instance(*host_, label_, table_, instance_);
     }
 }
 

@@ -13,6 +13,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/loader.hpp"
@@ -80,6 +81,21 @@ class LayerTechniqueInstance {
     mc_layer_technique table_ = {};  // the plugin's table, zero-extended
     mc_instance* instance_ = nullptr;
 };
+
+// The create()/destroy() half every holder of a layer-technique instance shares (the layer
+// runner here, the engine's streaming session): checks the granularity (`holder` names who
+// refuses otherwise, e.g. "the layer runner runs layer techniques only"), makes the instance's
+// host services on the technique's device, copies the plugin's table zero-extended, and calls
+// create(). On failure nothing is left to destroy.
+Status create_layer_instance(const LoadedTechnique& technique, const OwnedParams& params,
+                             std::string_view holder, const std::string& label,
+                             std::unique_ptr<HostServices>& host, mc_layer_technique& table,
+                             mc_instance*& instance);
+
+// Calls destroy() on an instance made by create_layer_instance (nothing when it is null) and
+// logs a failure, since destructors cannot report one.
+void destroy_layer_instance(HostServices& host, const std::string& label,
+                            const mc_layer_technique& table, mc_instance* instance);
 
 // create → run one layer → destroy.
 Expected<LayerResult> run_layer(const LoadedTechnique& technique, const OwnedParams& params,
