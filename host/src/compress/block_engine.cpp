@@ -17,6 +17,9 @@
 #include "core/host_services.hpp"
 #include "model/llama_layout.hpp"
 #include "runtime/cpu_backend.hpp"
+#if defined(MCOMP_HAVE_CUDA)
+#include "runtime/cuda/cuda_backend.hpp"
+#endif
 #include "runtime/llama_model.hpp"
 
 namespace mcomp::compress {
@@ -37,10 +40,102 @@ Error cancelled_error() {
     return make_error(ErrorKind::cancelled, "cancelled by the user");
 }
 
+// The engine's forward backend: the CPU (fp32) or a GPU in the asked dtype.
+Expected<std::unique_ptr<Backend>> make_forward_backend(const EngineOptions& options) {
+    if (options.forward_device == Device::cpu) {
+        if (options.forward_dtype != DType::f32) {
+            return make_error(ErrorKind::bad_input,
+                              fmt::format("[calibration] dtype = \"{}\" needs device = \"cuda\"; "
+                                          "the CPU forward pass is fp32",
+                                          options.forward_dtype == DType::f16 ? "f16" : "bf16"));
+        }
+        return std::unique_ptr<Backend>(std::make_unique<CpuBackend>());
+    }
+#if defined(MCOMP_HAVE_CUDA)
+    CudaBackendOptions cuda;
+    cuda.compute_dtype = options.forward_dtype;
+    Expected<std::unique_ptr<CudaBackend>> backend = CudaBackend::create(cuda);
+    if (!backend) {
+        return backend.error();
+    }
+    spdlog::info("calibration forward on {} ({})", (*backend)->description(),
+                 dtype_name(options.forward_dtype));
+    return std::unique_ptr<Backend>(std::move(*backend));
+#else
+    return make_error(ErrorKind::unsupported,
+                      "[calibration] device = \"cuda\": this mcomp was built without CUDA");
+#endif
+}
+
+// `src` (a GPU tensor of the forward dtype) as fp32 on the same GPU.
+Tensor widened_on_device(Backend& backend, const Tensor& src) {
+#if defined(MCOMP_HAVE_CUDA)
+    if (src.dtype() != DType::f32) {
+        return static_cast<CudaBackend&>(backend).to_dtype(src, DType::f32);
+    }
+#else
+    (void)backend;
+#endif
+    return src;
+}
+
+// Host fp32 [shape] data as a tensor the backend computes with: borrowed on the CPU, a
+// converted device copy on a GPU.
+Tensor to_backend(Backend& backend, float* data, std::vector<std::int64_t> shape) {
+    if (backend.device() == Device::cpu) {
+        return Tensor::view(DType::f32, std::move(shape), data);
+    }
+#if defined(MCOMP_HAVE_CUDA)
+    return static_cast<CudaBackend&>(backend).upload_as(data, std::move(shape),
+                                                        backend.compute_dtype());
+#else
+    return {};
+#endif
+}
+
+// The calibration activations [samples, seqlen, hidden]: the host fp32 tensor the resume
+// points save and load, and the tensor the passes run on — the same memory on the CPU, a
+// copy in the forward dtype on a GPU (kept there between blocks: moving 4 GiB per block
+// over PCIe would cost more than the block's own passes at 7B scale).
+class Activations {
+  public:
+    Activations(Backend& backend, Tensor& host) : backend_(backend), host_(host) {
+        if (host_.defined()) {
+            working_ = to_backend(backend_, host_.f32(), host_.shape());
+        }
+    }
+
+    bool defined() const { return host_.defined(); }
+    std::int64_t samples() const { return host_.dim(0); }
+    std::int64_t seqlen() const { return host_.dim(1); }
+    std::int64_t hidden() const { return host_.dim(2); }
+    std::size_t host_bytes() const { return host_.num_bytes(); }
+    const Tensor& host() const { return host_; }
+
+    // Sample j as a [1, seqlen, hidden] tensor of the backend.
+    Tensor sample(std::int64_t j) const {
+        return working_.slice_rows(j * seqlen(), seqlen()).reshaped({1, seqlen(), hidden()});
+    }
+
+    // Brings the host tensor up to date (a no-op on the CPU).
+    void to_host() {
+        if (backend_.device() != Device::cpu) {
+            backend_.download(working_, host_.f32());
+        }
+    }
+
+  private:
+    Backend& backend_;
+    Tensor& host_;
+    Tensor working_;
+};
+
 // Feeds each watched linear's input to its session; ends the pass (with an error the
 // caller recognises through reached_last) once the group's last linear has seen its input.
 class GroupHook final : public LinearHook {
   public:
+    explicit GroupHook(Backend& backend) : backend_(backend) {}
+
     std::array<LayerSession*, kNumLinears> sessions{};
     LinearId last = LinearId::down_proj;
     bool reached_last = false;
@@ -48,7 +143,7 @@ class GroupHook final : public LinearHook {
     Status on_linear_input(std::int64_t /*block*/, LinearId id, const Tensor& src) override {
         LayerSession* session = sessions[index_of(id)];
         if (session != nullptr) {
-            MCOMP_TRY(session->observe(src.f32(), src.rows()));
+            MCOMP_TRY(feed(*session, src));
         }
         if (id == last) {
             reached_last = true;
@@ -56,20 +151,36 @@ class GroupHook final : public LinearHook {
         }
         return {};
     }
-};
 
-// Sample j of [samples, seqlen, hidden] as a [1, seqlen, hidden] view.
-Tensor sample_view(const Tensor& activations, std::int64_t j) {
-    const std::int64_t seqlen = activations.dim(1);
-    return activations.slice_rows(j * seqlen, seqlen).reshaped({1, seqlen, activations.dim(2)});
-}
+  private:
+    // The input where the session wants it: a GPU technique reads a GPU forward's tensor in
+    // place (widened to fp32), a CPU technique gets a host copy.
+    Status feed(LayerSession& session, const Tensor& src) {
+        if (src.device() == Device::cpu) {
+            return session.observe(src.f32(), src.rows());
+        }
+        if (session.on_gpu()) {
+            const Tensor wide = widened_on_device(backend_, src);
+            backend_.synchronize();  // the technique reads it on a stream of its own
+            return session.observe_device(wide.f32(), wide.rows());
+        }
+        host_copy_.resize(static_cast<std::size_t>(src.numel()));
+        backend_.download(src, host_copy_.data());
+        return session.observe(host_copy_.data(), src.rows());
+    }
+
+    Backend& backend_;
+    std::vector<float> host_copy_;
+};
 
 // One block through every stage.
 class BlockRunner {
   public:
-    BlockRunner(LlamaModel& model, std::vector<EngineStage>& stages, const EngineOptions& options,
-                Tensor& activations, Progress& progress, std::int64_t block)
+    BlockRunner(LlamaModel& model, const Checkpoint& checkpoint, std::vector<EngineStage>& stages,
+                const EngineOptions& options, Activations& activations, Progress& progress,
+                std::int64_t block)
         : model_(model),
+          checkpoint_(checkpoint),
           stages_(stages),
           options_(options),
           activations_(activations),
@@ -121,7 +232,7 @@ class BlockRunner {
         }
         EngineStage& stage = stages_[static_cast<std::size_t>(stage_index)];
         std::vector<std::unique_ptr<LayerSession>> sessions;
-        GroupHook hook;
+        GroupHook hook(model_.backend());
         hook.last = ids.back();  // groups list their linears in the order the block runs them
         for (const LinearId id : ids) {
             Expected<std::unique_ptr<LayerSession>> session =
@@ -130,11 +241,9 @@ class BlockRunner {
                 return session.error();
             }
             const Tensor& weight = weights.linear(id).weight;
-            const std::span<const float> data(weight.f32(),
-                                              static_cast<std::size_t>(weight.numel()));
             MCOMP_TRY((*session)->begin(linear_prefix(block_, id),
                                         static_cast<std::int32_t>(block_), weight.dim(0),
-                                        weight.dim(1), data));
+                                        weight.dim(1), host_weight(id, weights)));
             hook.sessions[index_of(id)] = session->get();
             sessions.push_back(std::move(*session));
         }
@@ -147,6 +256,7 @@ class BlockRunner {
                 return result.error();
             }
             sessions[k].reset();
+            staged_[index_of(ids[k])] = std::vector<float>();
             MCOMP_TRY(store(stage_index, ids[k], std::move(*result), weights));
             ++stage.layers;
         }
@@ -167,18 +277,37 @@ class BlockRunner {
         return fmt::format("block {} {} {}", block_, stage.use, names);
     }
 
+    // The layer's current weight as host fp32 for begin(): what an earlier stage made of it,
+    // else the block's weight (host memory on the CPU; widened from the checkpoint when the
+    // block lives on a GPU).
+    std::span<const float> host_weight(LinearId id, const BlockWeights& weights) {
+        if (const std::optional<CompressedLinear>& record = records_[index_of(id)]) {
+            return record->weight;
+        }
+        const Tensor& weight = weights.linear(id).weight;
+        if (weight.device() == Device::cpu) {
+            return {weight.f32(), static_cast<std::size_t>(weight.numel())};
+        }
+        // Checkpoint::open verified every name the config implies.
+        const TensorView& view = *checkpoint_.find(linear_prefix(block_, id) + ".weight");
+        std::vector<float>& staged = staged_[index_of(id)];
+        staged.resize(static_cast<std::size_t>(view.numel()));
+        convert_to_f32(view.dtype, view.data, staged.size(), staged.data());
+        return staged;
+    }
+
     // The block forward over every calibration sample, feeding the hook.
     Status observe_pass(const BlockWeights& weights, GroupHook& hook, const std::string& label) {
-        const std::int64_t samples = activations_.dim(0);
-        Tensor scratch =
-            model_.backend().alloc(DType::f32, {1, activations_.dim(1), activations_.dim(2)});
+        const std::int64_t samples = activations_.samples();
+        Tensor scratch = model_.backend().alloc(model_.backend().compute_dtype(),
+                                                {1, activations_.seqlen(), activations_.hidden()});
         for (std::int64_t j = 0; j < samples; ++j) {
             if (cancel_requested()) {
                 return cancelled_error();
             }
             hook.reached_last = false;
             const Status status =
-                model_.run_block(block_, sample_view(activations_, j), scratch, weights, &hook);
+                model_.run_block(block_, activations_.sample(j), scratch, weights, &hook);
             if (!status && !hook.reached_last) {
                 return status;
             }
@@ -200,18 +329,20 @@ class BlockRunner {
             record->in_features = linear.weight.dim(1);
         }
         MCOMP_TRY(apply_layer_result(*record, std::move(result), stage_index, options_.policy));
-        linear.weight = Tensor::view(DType::f32, {record->out_features, record->in_features},
-                                     record->weight.data());
+        linear.weight = to_backend(model_.backend(), record->weight.data(),
+                                   {record->out_features, record->in_features});
         return {};
     }
 
     LlamaModel& model_;
+    const Checkpoint& checkpoint_;
     std::vector<EngineStage>& stages_;
     const EngineOptions& options_;
-    Tensor& activations_;
+    Activations& activations_;
     Progress& progress_;
     std::int64_t block_ = 0;
     std::array<std::optional<CompressedLinear>, kNumLinears> records_;
+    std::array<std::vector<float>, kNumLinears> staged_;  // host weights of a GPU block
 };
 
 // Gives the block's source pages back to the kernel (file mappings only).
@@ -230,12 +361,12 @@ void drop_block_pages(const Checkpoint& checkpoint, std::int64_t block) {
 
 // X = block(X), one sample at a time, in place.
 Status forward_block(LlamaModel& model, std::int64_t block, const BlockWeights& weights,
-                     Tensor& activations) {
-    for (std::int64_t j = 0; j < activations.dim(0); ++j) {
+                     Activations& activations) {
+    for (std::int64_t j = 0; j < activations.samples(); ++j) {
         if (cancel_requested()) {
             return cancelled_error();
         }
-        Tensor x = sample_view(activations, j);
+        Tensor x = activations.sample(j);
         MCOMP_TRY(model.run_block(block, x, x, weights));
     }
     return {};
@@ -276,12 +407,17 @@ Expected<Tensor> embed_calibration(const Checkpoint& checkpoint,
 
 namespace {
 
+// When the last resume point was saved.
+struct ResumeClock {
+    Clock::time_point last_save = Clock::now();
+};
+
 // Block `block` through every stage, its outputs into `activations`, committed to `work`.
 // Everything the block held is released when this returns.
 Status compress_block(LlamaModel& model, const Checkpoint& checkpoint, std::int64_t block,
                       std::vector<EngineStage>& stages, const EngineOptions& options,
-                      Tensor& activations, WorkDir& work, Progress& progress,
-                      double& forward_seconds) {
+                      Activations& activations, WorkDir& work, Progress& progress,
+                      double& forward_seconds, ResumeClock& resume) {
     Expected<BlockWeights> weights = model.load_block(block);
     if (!weights) {
         return weights.error();
@@ -292,7 +428,7 @@ Status compress_block(LlamaModel& model, const Checkpoint& checkpoint, std::int6
         drop_block_pages(checkpoint, block);
     }
     spdlog::debug("block {} loaded: resident set {} MiB", block, current_rss_bytes() >> 20);
-    BlockRunner runner(model, stages, options, activations, progress, block);
+    BlockRunner runner(model, checkpoint, stages, options, activations, progress, block);
     MCOMP_TRY(runner.run(*weights));
     const bool calibrated = activations.defined();
     const bool last = block + 1 == checkpoint.config().num_hidden_layers;
@@ -314,7 +450,15 @@ Status compress_block(LlamaModel& model, const Checkpoint& checkpoint, std::int6
     }
     work.notes()["stages"] = totals;
     work.notes()["forward_seconds"] = forward_seconds;
-    MCOMP_TRY(work.commit_block(block, records, calibrated && !last ? &activations : nullptr));
+    const bool carries = calibrated && !last;  // the next block needs these activations
+    const bool save = carries && (activations.host_bytes() <= options.resume_point_bytes ||
+                                  seconds_since(resume.last_save) >= options.resume_point_seconds);
+    if (save) {
+        activations.to_host();
+        resume.last_save = Clock::now();
+    }
+    MCOMP_TRY(
+        work.commit_block(block, records, save ? &activations.host() : nullptr, !carries || save));
     spdlog::debug("block {} committed ({} compressed linears): resident set {} MiB", block,
                   records.size(), current_rss_bytes() >> 20);
     return {};
@@ -335,23 +479,34 @@ Status run_blocks(const Checkpoint& checkpoint, std::vector<EngineStage>& stages
         }
     }
     prefer_mmap_for_large_buffers();
-    CpuBackend backend;
-    LlamaModel model(checkpoint, backend);
-    const std::int64_t first = work.next_block();
-    progress.start("compress", num_blocks);
-    progress.update(first, "");
-    const auto start = Clock::now();
-    for (std::int64_t block = first; block < num_blocks; ++block) {
-        MCOMP_TRY(compress_block(model, checkpoint, block, stages, options, activations, work,
-                                 progress, forward_seconds));
-        if (options.source_mapped) {
-            drop_block_pages(checkpoint, block);
-        }
-        release_free_heap();
-        progress.update(block + 1, fmt::format("block {} done", block));
+    Expected<std::unique_ptr<Backend>> backend = make_forward_backend(options);
+    if (!backend) {
+        return backend.error();
     }
-    progress.finish(
-        fmt::format("{} block(s) in {:.1f} s", num_blocks - first, seconds_since(start)));
+    try {
+        LlamaModel model(checkpoint, **backend);
+        Activations working(**backend, activations);
+        ResumeClock resume;
+        const std::int64_t first = work.next_block();
+        progress.start("compress", num_blocks);
+        progress.update(first, "");
+        const auto start = Clock::now();
+        for (std::int64_t block = first; block < num_blocks; ++block) {
+            MCOMP_TRY(compress_block(model, checkpoint, block, stages, options, working, work,
+                                     progress, forward_seconds, resume));
+            if (options.source_mapped) {
+                drop_block_pages(checkpoint, block);
+            }
+            release_free_heap();
+            progress.update(block + 1, fmt::format("block {} done", block));
+        }
+        progress.finish(
+            fmt::format("{} block(s) in {:.1f} s", num_blocks - first, seconds_since(start)));
+    } catch (const std::exception& e) {  // the CUDA backend throws on a faulted device
+        return make_error(ErrorKind::internal,
+                          fmt::format("the calibration forward pass on {} failed: {}",
+                                      device_name(options.forward_device), e.what()));
+    }
     return {};
 }
 

@@ -55,6 +55,20 @@ struct EngineOptions {
     bool true_sequential = true;
     WeightPolicy policy;
     bool source_mapped = true;  // the checkpoint's tensors are file mappings (pages droppable)
+
+    // Where the calibration forward passes run and in which dtype: the CPU in fp32 (the
+    // reference), or a GPU in fp32, fp16 or bf16 (the reference scripts run a 7B model in
+    // fp16 and accumulate each Hessian in fp32 from the fp16 inputs; observe() always gets
+    // fp32). On a GPU the activations stay in device memory for the whole run, and a GPU
+    // technique observes them where they are.
+    Device forward_device = Device::cpu;
+    DType forward_dtype = DType::f32;
+
+    // The entering activations are saved as a resume point after a block when they are at
+    // most this large, or when the last save is at least this old; between resume points a
+    // resumed run recomputes the blocks (same results, byte for byte).
+    std::size_t resume_point_bytes = std::size_t{256} << 20;
+    double resume_point_seconds = 60.0;
 };
 
 // The embedding rows of the calibration tokens, gathered from the checkpoint (fp32

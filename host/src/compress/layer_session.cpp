@@ -151,6 +151,26 @@ Status LayerSession::observe(const float* src, std::int64_t tokens) {
     return call_plugin(host, label_, "observe", [&] { return table_.observe(instance_, &view); });
 }
 
+bool LayerSession::on_gpu() const {
+    return host_->device().type != MC_DEVICE_CPU;
+}
+
+Status LayerSession::observe_device(const float* src, std::int64_t tokens) {
+    if (!begun_ || tokens <= 0 || !on_gpu()) {
+        return make_error(ErrorKind::internal,
+                          fmt::format("{}: device observe on layer '{}' without begin, with {} "
+                                      "tokens or on the CPU",
+                                      label_, name_, tokens));
+    }
+    if (cancel_requested()) {
+        return cancelled_error();
+    }
+    HostServices& host = *host_;
+    const mc_tensor_view view =
+        make_view(MC_DTYPE_F32, host.device(), {tokens, in_features_}, const_cast<float*>(src));
+    return call_plugin(host, label_, "observe", [&] { return table_.observe(instance_, &view); });
+}
+
 Expected<LayerResult> LayerSession::finish() {
     if (!begun_) {
         return make_error(ErrorKind::internal, fmt::format("{}: finish without begin", label_));

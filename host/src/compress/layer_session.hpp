@@ -43,6 +43,14 @@ class LayerSession {
     // observe() with src [tokens, in_features], host memory, borrowed for the call.
     Status observe(const float* src, std::int64_t tokens);
 
+    // Whether the technique runs on a GPU (its views hold device memory).
+    bool on_gpu() const;
+
+    // observe() with src [tokens, in_features] fp32 already in the memory of the session's
+    // GPU (the engine's CUDA forward pass), borrowed for the call; every write to it must
+    // have completed. No copy is made. Only for a session on_gpu().
+    Status observe_device(const float* src, std::int64_t tokens);
+
     // plan_result + finish_layer; the results in host memory.
     Expected<LayerResult> finish();
 

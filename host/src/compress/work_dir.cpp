@@ -187,7 +187,7 @@ Status WorkDir::load_activations(std::int64_t block, Tensor& dst) const {
 }
 
 Status WorkDir::commit_block(std::int64_t block, const std::vector<CompressedLinear>& records,
-                             const Tensor* next_activations) {
+                             const Tensor* next_activations, bool resume_point) {
     std::vector<TensorToWrite> tensors;
     json layers = json::object();
     for (const CompressedLinear& record : records) {
@@ -206,15 +206,19 @@ Status WorkDir::commit_block(std::int64_t block, const std::vector<CompressedLin
     }
     MCOMP_TRY(
         write_safetensors(block_file(block).string(), tensors, {{kLayersKey, layers.dump()}}));
+    if (!resume_point) {
+        return {};
+    }
     if (next_activations != nullptr) {
         MCOMP_TRY(write_raw_atomic(activations_file(block + 1), next_activations->data(),
                                    next_activations->num_bytes()));
     }
     MCOMP_TRY(fsync_path(dir_));
+    const std::int64_t previous = next_block_;
     next_block_ = block + 1;
     MCOMP_TRY(write_state());
     std::error_code ignored;
-    fs::remove(activations_file(block), ignored);
+    fs::remove(activations_file(previous), ignored);
     return {};
 }
 

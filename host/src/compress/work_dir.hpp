@@ -52,9 +52,13 @@ class WorkDir {
     Status load_activations(std::int64_t block, Tensor& dst) const;
 
     // Commits block `block` as described above; `next_activations` may be null (no
-    // calibration, or the last block).
+    // calibration, or the last block). With `resume_point` false only the block file is
+    // written: state.json keeps naming the last block whose entering activations are saved,
+    // so a resumed run recomputes from there (saving many GiB of activations after every
+    // block would cost more than recomputing a few blocks). Blocks must still be committed
+    // in order.
     Status commit_block(std::int64_t block, const std::vector<CompressedLinear>& records,
-                        const Tensor* next_activations);
+                        const Tensor* next_activations, bool resume_point = true);
 
     std::filesystem::path block_file(std::int64_t block) const;
 

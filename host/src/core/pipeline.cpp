@@ -15,8 +15,8 @@ namespace mcomp {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& known_output_formats() {
-    static const std::vector<std::string> formats = {"gptq", "gptq_v2", "awq", "compressed-tensors",
-                                                     "dense"};
+    static const std::vector<std::string> formats = {
+        "gptq", "gptq_v2", "awq", "compressed-tensors", "dense", "sparse-24-bitmask"};
     return formats;
 }
 
@@ -166,7 +166,8 @@ Status read_calibration(const TableReader& root, const Context& ctx, PipelineCal
         return {};
     }
     const TableReader calibration(**table, "calibration", ctx.file);
-    MCOMP_TRY(calibration.check_keys({"text", "samples", "seqlen", "seed", "true_sequential"}));
+    MCOMP_TRY(calibration.check_keys(
+        {"text", "samples", "seqlen", "seed", "true_sequential", "device", "dtype"}));
     out.present = true;
     MCOMP_TRY(read_path_list(calibration, "text", ctx, out.texts, out.text_where));
     MCOMP_TRY(read_positive(calibration, "samples", out.samples, 1));
@@ -176,6 +177,20 @@ Status read_calibration(const TableReader& root, const Context& ctx, PipelineCal
         calibration.get_optional_bool("true_sequential");
     MCOMP_TRY(true_sequential);
     out.true_sequential = true_sequential->value_or(true);
+    if (calibration.find("device") != nullptr) {
+        Expected<std::string> name = calibration.get_choice("device", {"auto", "cpu", "cuda"});
+        MCOMP_TRY(name);
+        out.device = *parse_device_request(*name);
+    }
+    if (calibration.find("dtype") != nullptr) {
+        Expected<std::string> name = calibration.get_choice("dtype", {"f32", "f16", "bf16"});
+        MCOMP_TRY(name);
+        out.dtype = *name;
+        if (out.dtype != "f32" && out.device == DeviceRequest::cpu) {
+            return calibration.mismatch(*calibration.find("dtype"), "dtype",
+                                        "\"f32\" (the CPU forward pass is fp32)");
+        }
+    }
     return {};
 }
 

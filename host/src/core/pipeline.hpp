@@ -51,6 +51,12 @@ struct PipelineCalibration {
     // llama.py); false feeds every linear of a block the inputs of one forward, as
     // prune_wanda and SparseGPT's README runs do. `mcomp run --no-true-sequential` overrides.
     bool true_sequential = true;
+    // Where the calibration forward passes (and the in-run evaluation) run: auto = on the
+    // GPU when a stage runs on one and a GPU is present, else the CPU.
+    DeviceRequest device = DeviceRequest::auto_select;
+    // Their dtype: "f32" (the reference protocol), or "f16" / "bf16" on a GPU (as the
+    // reference scripts run 7B models); techniques always observe fp32.
+    std::string dtype = "f32";
 };
 
 struct PipelineStage {

@@ -14,6 +14,9 @@
 #include "compress_test_util.hpp"
 #include "core/params.hpp"
 #include "runtime/cpu_backend.hpp"
+#if defined(MCOMP_HAVE_CUDA)
+#include "runtime/cuda/cuda_backend.hpp"
+#endif
 #include "runtime/llama_model.hpp"
 
 namespace mcomp::compress {
@@ -69,10 +72,10 @@ struct Fixture {
     }
 
     // Runs the engine; returns every record by prefix.
-    std::map<std::string, CompressedLinear> run(std::vector<EngineStage> stages, bool sequential) {
+    std::map<std::string, CompressedLinear> run(std::vector<EngineStage> stages, bool sequential,
+                                                EngineOptions options = {}) {
         Expected<WorkDir> work = WorkDir::open(scratch / "work", "h", true);
         EXPECT_TRUE(work.has_value());
-        EngineOptions options;
         options.true_sequential = sequential;
         Expected<Tensor> activations = embed_calibration(*checkpoint, calibration);
         EXPECT_TRUE(activations.has_value());
@@ -81,6 +84,7 @@ struct Fixture {
         const Status status = run_blocks(*checkpoint, stages, options, *activations, *work,
                                          progress, forward_seconds);
         EXPECT_TRUE(status.has_value()) << status.error().message;
+        EXPECT_EQ(work->next_block(), 2);
         std::map<std::string, CompressedLinear> records;
         for (std::int64_t block = 0; block < 2; ++block) {
             Expected<BlockRecords> file = BlockRecords::open(work->block_file(block));
@@ -221,6 +225,62 @@ TEST(BlockEngine, TechniquesNeedingInputsNeedCalibration) {
               "technique 'probe' needs calibration inputs; add a [calibration] table to the "
               "pipeline");
 }
+
+// Without a resume point between blocks the results are the same; only the last block
+// moves the saved state (checked in run()).
+TEST(BlockEngine, ResumePointsDoNotChangeTheResults) {
+    Fixture f;
+    const auto every_block = f.run({f.stage({})}, true);
+    EngineOptions rare;
+    rare.resume_point_bytes = 0;
+    rare.resume_point_seconds = 1e9;
+    const auto at_the_end = f.run({f.stage({})}, true, rare);
+    ASSERT_EQ(every_block.size(), at_the_end.size());
+    for (const auto& [prefix, record] : every_block) {
+        EXPECT_EQ(record.weight, at_the_end.at(prefix).weight) << prefix;
+    }
+    EXPECT_FALSE(std::filesystem::exists(f.scratch / "work" / "activations-1.bin"));
+}
+
+TEST(BlockEngine, A16BitForwardNeedsAGpu) {
+    Fixture f;
+    Expected<WorkDir> work = WorkDir::open(f.scratch / "work", "h", true);
+    ASSERT_TRUE(work.has_value());
+    std::vector<EngineStage> stages = {f.stage({})};
+    Expected<Tensor> activations = embed_calibration(*f.checkpoint, f.calibration);
+    ASSERT_TRUE(activations.has_value());
+    EngineOptions options;
+    options.forward_dtype = DType::f16;
+    Progress progress;
+    double forward_seconds = 0.0;
+    const Status status =
+        run_blocks(*f.checkpoint, stages, options, *activations, *work, progress, forward_seconds);
+    ASSERT_FALSE(status.has_value());
+    EXPECT_EQ(status.error().message,
+              "[calibration] dtype = \"f16\" needs device = \"cuda\"; the CPU forward pass is "
+              "fp32");
+}
+
+#if defined(MCOMP_HAVE_CUDA)
+// The forward passes on a GPU (fp32) feed a CPU technique the same inputs as the CPU
+// passes, to rounding: the probe's statistic is a sum of every input value.
+TEST(BlockEngine, GpuForwardFeedsTheSameInputs) {
+    if (cuda_device_count() == 0) {
+        GTEST_SKIP() << "no GPU: " << cuda_unavailable_reason();
+    }
+    Fixture f;
+    const auto cpu = f.run({f.stage({})}, true);
+    EngineOptions gpu;
+    gpu.forward_device = Device::cuda;
+    const auto cuda = f.run({f.stage({})}, true, gpu);
+    ASSERT_EQ(cpu.size(), cuda.size());
+    for (const auto& [prefix, record] : cpu) {
+        const double expected = probe_sum(record);
+        EXPECT_NEAR(probe_sum(cuda.at(prefix)), expected, 1e-4 * (1.0 + std::abs(expected)))
+            << prefix;
+    }
+}
+#endif
 
 TEST(BlockEngine, EmbeddingGatherEqualsTheModelsEmbedding) {
     Fixture f;

@@ -97,6 +97,39 @@ TEST(WorkDir, ActivationsRoundTrip) {
               std::string::npos);
 }
 
+// Blocks committed without a resume point leave the state at the last saved activations,
+// which stay until the next resume point replaces them.
+TEST(WorkDir, BlocksBetweenResumePointsAreRecomputed) {
+    test::ScratchDir scratch("points");
+    const auto dir = scratch / "w";
+    Tensor activations = Tensor::empty_cpu(DType::f32, {1, 2, 2});
+    for (std::int64_t i = 0; i < activations.numel(); ++i) {
+        activations.f32()[i] = static_cast<float>(i);
+    }
+    {
+        Expected<WorkDir> work = WorkDir::open(dir, "h", false);
+        ASSERT_TRUE(work.has_value());
+        ASSERT_TRUE(work->commit_block(0, {}, &activations).has_value());
+        ASSERT_TRUE(work->commit_block(1, {}, nullptr, false).has_value());
+        ASSERT_TRUE(work->commit_block(2, {}, nullptr, false).has_value());
+        EXPECT_EQ(work->next_block(), 1);
+        EXPECT_TRUE(std::filesystem::exists(dir / "block-2.safetensors"));
+    }
+    Expected<WorkDir> again = WorkDir::open(dir, "h", false);
+    ASSERT_TRUE(again.has_value());
+    EXPECT_TRUE(again->resumed());
+    EXPECT_EQ(again->next_block(), 1);
+    Tensor back = Tensor::empty_cpu(DType::f32, {1, 2, 2});
+    ASSERT_TRUE(again->load_activations(1, back).has_value());
+    EXPECT_EQ(back.f32()[3], 3.0f);
+    // The next resume point (after block 2 this time) drops the inputs of block 1.
+    ASSERT_TRUE(again->commit_block(1, {}, nullptr, false).has_value());
+    ASSERT_TRUE(again->commit_block(2, {}, &activations).has_value());
+    EXPECT_EQ(again->next_block(), 3);
+    EXPECT_FALSE(std::filesystem::exists(dir / "activations-1.bin"));
+    EXPECT_TRUE(std::filesystem::exists(dir / "activations-3.bin"));
+}
+
 TEST(WorkDir, AnotherHashOrFreshStartsOver) {
     test::ScratchDir scratch("hash");
     const auto dir = scratch / "w";

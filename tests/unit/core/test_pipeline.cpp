@@ -188,6 +188,13 @@ TEST(Pipeline, TrueSequentialCanBeTurnedOff) {
     EXPECT_FALSE(pipeline->calibration.true_sequential);
 }
 
+TEST(Pipeline, ForwardPassOnAGpuInHalfPrecision) {
+    Expected<Pipeline> pipeline = parse(edit({{7, "device = \"cuda\"\ndtype = \"f16\""}}));
+    ASSERT_TRUE(pipeline) << pipeline.error().message;
+    EXPECT_EQ(pipeline->calibration.device, DeviceRequest::cuda);
+    EXPECT_EQ(pipeline->calibration.dtype, "f16");
+}
+
 TEST(PipelinePaths, ResolveByOneRule) {
     setenv("MCOMP_TEST_DATA", "/shared", 1);
     EXPECT_EQ(*resolve_pipeline_path("${MCOMP_TEST_DATA}/models/x", "/p"),
@@ -281,6 +288,12 @@ INSTANTIATE_TEST_SUITE_P(
                 "/p/pipe.toml:7:8: calibration.seed: expected an integer >= 0, found -1"},
         BadCase{"true_sequential_not_bool", edit({{7, "true_sequential = 1"}}),
                 "/p/pipe.toml:7:19: calibration.true_sequential: expected a boolean, found 1"},
+        BadCase{"forward_dtype_unknown", edit({{7, "dtype = \"f8\""}}),
+                "/p/pipe.toml:7:9: calibration.dtype: expected one of f32, f16, bf16, found "
+                "\"f8\""},
+        BadCase{"forward_f16_on_cpu", edit({{7, "device = \"cpu\"\ndtype = \"f16\""}}),
+                "/p/pipe.toml:8:9: calibration.dtype: expected \"f32\" (the CPU forward pass "
+                "is fp32), found \"f16\""},
         BadCase{"calibration_unknown_key", edit({{5, "sample = 8"}}),
                 "/p/pipe.toml:5:1: calibration.sample: unknown key; did you mean 'samples'?"},
         // --- [[stage]]
@@ -334,7 +347,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "/p/pipe.toml:12:1: output.dir: missing; expected a string"},
         BadCase{"format_unknown", edit({{14, "formats = [\"gptq\", \"gguf\"]"}}),
                 "/p/pipe.toml:14:20: output.formats: expected one of gptq, gptq_v2, awq, "
-                "compressed-tensors, dense, found \"gguf\""},
+                "compressed-tensors, dense, sparse-24-bitmask, found \"gguf\""},
         BadCase{"output_unknown_key", edit({{14, "format = [\"gptq\"]"}}),
                 "/p/pipe.toml:14:1: output.format: unknown key; did you mean 'formats'?"},
         // --- [eval]
