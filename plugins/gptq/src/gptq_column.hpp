@@ -6,12 +6,18 @@
 //   err = (w - q) / d               d = Hinv[i, i], the diagonal of the upper factor
 //   W1[:, j] -= err * Hinv[i, j]    for the later columns j of the block
 //
+// With keep_zeros a weight that was exactly 0 on entry is `masked`: q = quantize(0) = 0 (every
+// grid spans 0) and its whole current value is fed back — SparseGPT's joint-quantization step
+// (plugin_common/masked_step.hpp), so a pruner's zeros survive. Unmasked, the step is the
+// plain GPTQ step above, operation for operation.
+//
 // torch evaluates the update as an outer product (one rounded product) followed by a
 // subtraction; the plugins compile without FMA contraction to round the same way.
 #pragma once
 
 #include <cstdint>
 
+#include "plugin_common/masked_step.hpp"
 #include "plugin_common/quant_grid.hpp"
 
 namespace mcomp::gptq {
@@ -23,20 +29,20 @@ struct ColumnStep {
     float diff = 0.0f;  // w - q (its square over d^2 is the reference's loss)
 };
 
-MCOMP_COMMON_HD inline ColumnStep quantize_step(float w, const common::Grid& grid, int32_t maxq,
-                                                float d) {
+MCOMP_COMMON_HD inline ColumnStep quantize_step(float w, bool masked, const common::Grid& grid,
+                                                int32_t maxq, float d) {
+    const common::MaskedStep m = common::masked_step(w, masked, true, grid, maxq, d);
     ColumnStep s;
-    s.code = common::quantize_code(w, grid, maxq);
-    s.q = common::dequantize(s.code, grid);
-    s.diff = w - s.q;
-    s.err = s.diff / d;
+    s.code = m.code;
+    s.q = m.q;
+    s.err = m.err;
+    s.diff = m.diff;
     return s;
 }
 
 // W1[:, j] -= err * Hinv[i, j]: the product rounded, then the difference.
 MCOMP_COMMON_HD inline float feed_back(float w, float err, float hinv) {
-    const float product = err * hinv;
-    return w - product;
+    return common::feed_back_rn(w, err, hinv);
 }
 
 }  // namespace mcomp::gptq

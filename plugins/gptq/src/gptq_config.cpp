@@ -19,6 +19,7 @@ Config parse_config(const sdk::Params& params) {
     c.mse.norm = params.get_float("mse_norm", c.mse.norm);
     c.mse.grid = static_cast<int32_t>(params.get_int("mse_grid", c.mse.grid));
     c.mse.max_shrink = params.get_float("mse_max_shrink", c.mse.max_shrink);
+    c.keep_zeros = params.get_bool("keep_zeros", c.keep_zeros);
 
     sdk::require(c.bits == 2 || c.bits == 3 || c.bits == 4 || c.bits == 8, MC_ERR_INVALID_ARGUMENT,
                  "gptq: bits = " + std::to_string(c.bits) + " is not supported; use 2, 3, 4 or 8");

@@ -21,6 +21,10 @@ struct Config {
     common::DampingPolicy damping;  // damp, damp_auto_increment
     int32_t block_size = 128;
     common::MseOptions mse;
+    // Weights that are exactly 0 on entry stay 0: the column step masks them as SparseGPT's
+    // joint quantization does (plugin_common/masked_step.hpp), so a pruner's zeros survive a
+    // GPTQ stage after it. Without it GPTQ's error feedback moves them off 0.
+    bool keep_zeros = false;
 
     int32_t maxq() const { return common::max_code(bits); }
     bool grouped() const { return group_size > 0; }

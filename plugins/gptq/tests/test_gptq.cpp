@@ -29,6 +29,7 @@ struct RefOptions {
     double damp_increment = 0.0025;
     int block_size = 128;
     bool mse = false;
+    bool keep_zeros = false;
 };
 
 struct RefGrid {
@@ -170,6 +171,7 @@ RefRun reference_gptq(const GptqCase& c, const RefOptions& o) {
         }
     }
     std::vector<float> w = c.weight;
+    const std::vector<float> entry = c.weight;  // keep_zeros masks the zeros of the input
     const int64_t g = o.group_size;
     const int64_t groups = g > 0 ? (n + g - 1) / g : 1;
     RefRun run;
@@ -263,7 +265,11 @@ RefRun reference_gptq(const GptqCase& c, const RefOptions& o) {
                 const RefGrid q = current[r];
                 const float x = w1[i];
                 const float d = hinv[col * n + col];
-                const float code = std::clamp(std::nearbyint(x / q.scale) + q.zero, 0.0f, maxq);
+                // keep_zeros: sparsegpt.py's `q[mask] = 0; q = quantize(q)` with the mask of
+                // the input's zeros; the error is still x - q.
+                const bool masked = o.keep_zeros && entry[r * n + run.perm[col]] == 0.0f;
+                const float kept = masked ? 0.0f : x;
+                const float code = std::clamp(std::nearbyint(kept / q.scale) + q.zero, 0.0f, maxq);
                 const float deq = q.scale * (code - q.zero);
                 const float e = (x - deq) / d;
                 res.codes[r * n + run.perm[col]] = static_cast<uint8_t>(code);
@@ -315,14 +321,16 @@ std::vector<ParamArg> args_of(const RefOptions& o) {
             {"damp", o.percdamp, ""},
             {"damp_auto_increment", o.damp_increment, ""},
             {"block_size", int64_t{o.block_size}, ""},
-            {"mse", o.mse, ""}};
+            {"mse", o.mse, ""},
+            {"keep_zeros", o.keep_zeros, ""}};
 }
 
 std::string describe(const RefOptions& o) {
     return "bits " + std::to_string(o.bits) + " group_size " + std::to_string(o.group_size) +
            (o.sym ? " sym" : " asym") + (o.act_order ? " act_order" : "") +
-           (o.static_groups ? " static_groups" : "") + (o.mse ? " mse" : "") + " block " +
-           std::to_string(o.block_size) + " damp " + std::to_string(o.percdamp);
+           (o.static_groups ? " static_groups" : "") + (o.mse ? " mse" : "") +
+           (o.keep_zeros ? " keep_zeros" : "") + " block " + std::to_string(o.block_size) +
+           " damp " + std::to_string(o.percdamp);
 }
 
 // Runs the plugin and the reference and expects the same codes (no tie) and weights, scales
@@ -429,6 +437,67 @@ TEST(Gptq, MatchesTheReferenceWithTheMseGrid) {
             expect_matches_reference(c, o);
         }
     }
+}
+
+// ---- keep_zeros ------------------------------------------------------------------------------
+
+// `c` with about half of its weights set to exactly 0 in a 2:4 pattern (the two smallest of
+// every four consecutive inputs), as a 2:4 pruner leaves them.
+GptqCase two_of_four_case(GptqCase c) {
+    for (int64_t e = 0; e < c.rows * c.cols; e += 4) {
+        int64_t order[4] = {e, e + 1, e + 2, e + 3};
+        std::sort(order, order + 4, [&](int64_t a, int64_t b) {
+            return std::fabs(c.weight[a]) < std::fabs(c.weight[b]);
+        });
+        c.weight[order[0]] = 0.0f;
+        c.weight[order[1]] = 0.0f;
+    }
+    return c;
+}
+
+int64_t zeros_lost(const GptqCase& c, const std::vector<float>& weight) {
+    int64_t lost = 0;
+    for (size_t e = 0; e < weight.size(); ++e) {
+        lost += c.weight[e] == 0.0f && weight[e] != 0.0f ? 1 : 0;
+    }
+    return lost;
+}
+
+TEST(Gptq, KeepZerosKeepsEveryZeroAndMatchesTheReference) {
+    const GptqCase c = two_of_four_case(random_gptq_case(12, 160, 24, 5, 808));
+    for (const int bits : {2, 3, 4, 8}) {
+        for (const bool act_order : {false, true}) {
+            for (const int group_size : {-1, 32}) {
+                RefOptions o;
+                o.bits = bits;
+                o.sym = bits == 3;
+                o.act_order = act_order;
+                o.group_size = group_size;
+                o.keep_zeros = true;
+                expect_matches_reference(c, o);
+                auto result = run_gptq(c, DeviceRequest::cpu, args_of(o));
+                ASSERT_TRUE(result.has_value()) << result.error().message;
+                EXPECT_EQ(zeros_lost(c, result->weight), 0);
+                for (size_t e = 0; e < c.weight.size(); ++e) {
+                    if (c.weight[e] == 0.0f) {  // stored at the zero point
+                        const int64_t gi = static_cast<int64_t>(e) / c.cols * result->num_groups +
+                                           result->g_idx[e % c.cols];
+                        ASSERT_EQ(static_cast<float>(result->codes[e]), result->zeros[gi]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST(Gptq, WithoutKeepZerosTheErrorFeedbackMovesZeros) {
+    // The default is the plain reference: the zeros are not special, and some move.
+    const GptqCase c = two_of_four_case(random_gptq_case(12, 160, 24, 5, 808));
+    RefOptions o;
+    expect_matches_reference(c, o);
+    auto result = run_gptq(c, DeviceRequest::cpu, args_of(o));
+    ASSERT_TRUE(result.has_value()) << result.error().message;
+    EXPECT_GT(zeros_lost(c, result->weight), 0);
 }
 
 // ---- dead columns and damping -----------------------------------------------------------------

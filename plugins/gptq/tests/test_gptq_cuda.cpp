@@ -49,18 +49,27 @@ std::vector<int32_t> processing_order(const GptqCase& c, bool act_order) {
 }
 
 void expect_backends_agree(const GptqCase& c, int bits, int group_size, bool sym, bool act_order,
-                           bool static_groups, bool mse) {
+                           bool static_groups, bool mse, bool keep_zeros = false) {
     SCOPED_TRACE("bits " + std::to_string(bits) + " group_size " + std::to_string(group_size) +
                  (sym ? " sym" : "") + (act_order ? " act_order" : "") +
-                 (static_groups ? " static" : "") + (mse ? " mse" : ""));
+                 (static_groups ? " static" : "") + (mse ? " mse" : "") +
+                 (keep_zeros ? " keep_zeros" : ""));
     const std::vector<ParamArg> args = {
-        {"bits", int64_t{bits}, ""},  {"group_size", int64_t{group_size}, ""}, {"sym", sym, ""},
-        {"act_order", act_order, ""}, {"static_groups", static_groups, ""},    {"mse", mse, ""}};
+        {"bits", int64_t{bits}, ""},   {"group_size", int64_t{group_size}, ""}, {"sym", sym, ""},
+        {"act_order", act_order, ""},  {"static_groups", static_groups, ""},    {"mse", mse, ""},
+        {"keep_zeros", keep_zeros, ""}};
     auto cpu = run_gptq(c, DeviceRequest::cpu, args);
     auto cuda = run_gptq(c, DeviceRequest::cuda, args);
     ASSERT_TRUE(cpu.has_value()) << cpu.error().message;
     ASSERT_TRUE(cuda.has_value()) << cuda.error().message;
     EXPECT_EQ(cuda->g_idx, cpu->g_idx);
+    if (keep_zeros) {
+        for (size_t e = 0; e < c.weight.size(); ++e) {
+            if (c.weight[e] == 0.0f) {
+                ASSERT_EQ(cuda->weight[e], 0.0f) << "a zero of the input moved at element " << e;
+            }
+        }
+    }
     EXPECT_EQ(cuda->desc_act, cpu->desc_act);
     const double maxq = static_cast<double>((1 << bits) - 1);
     const Comparison cmp =
@@ -94,6 +103,17 @@ TEST_F(GptqCuda, AgreesWithCpuOnALargerLayerWithDeadColumns) {
     }
     expect_backends_agree(c, 4, 128, false, true, false, false);
     expect_backends_agree(c, 4, 32, true, false, false, false);
+}
+
+TEST_F(GptqCuda, KeepZerosAgreesWithCpuAndKeepsEveryZero) {
+    GptqCase c = random_gptq_case(256, 512, 64, 4, 13);
+    for (int64_t e = 0; e < c.rows * c.cols; e += 4) {  // a 2:4 pattern: two zeros in four
+        c.weight[e + (e / 4) % 4] = 0.0f;
+        c.weight[e + (e / 4 + 1) % 4] = 0.0f;
+    }
+    expect_backends_agree(c, 4, -1, false, false, false, false, true);
+    expect_backends_agree(c, 4, 128, false, true, false, false, true);
+    expect_backends_agree(c, 3, 32, true, false, true, false, true);
 }
 
 }  // namespace

@@ -36,6 +36,9 @@ const std::vector<BadParams>& schema_cases() {
         {"act_order as int",
          {{"act_order", int64_t{1}, ""}},
          "params.act_order: expected a boolean, found 1"},
+        {"keep_zeros as int",
+         {{"keep_zeros", int64_t{1}, ""}},
+         "params.keep_zeros: expected a boolean, found 1"},
         {"misspelt key",
          {{"actorder", true, ""}},
          "params.actorder: unknown parameter of technique 'gptq'; did you mean 'act_order'?"},
@@ -74,6 +77,7 @@ TEST(GptqParams, DefaultsComeFromTheManifest) {
     EXPECT_EQ(std::get<double>(*params->find("mse_norm")), 2.4);
     EXPECT_EQ(std::get<int64_t>(*params->find("mse_grid")), 100);
     EXPECT_EQ(std::get<double>(*params->find("mse_max_shrink")), 0.8);
+    EXPECT_EQ(std::get<bool>(*params->find("keep_zeros")), false);
 }
 
 struct CreateRefusal {

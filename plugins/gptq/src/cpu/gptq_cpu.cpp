@@ -4,6 +4,7 @@
 //   1. the row grids of group_size -1, fit on the weight as loaded (before dead columns)
 //   2. dead columns; static groups fit on the weight with dead columns zeroed
 //   3. act-order permutation of W and H; U = upper Cholesky factor of (H + damp I)^-1
+//      (keep_zeros: which weights are exactly 0 is noted first, in layer order)
 //   4. per block of block_size columns, rows in parallel (rows never interact): the column
 //      loop on a private copy of the block; grids of groups that start inside the block are
 //      fit on W as it stood when the block began, as the reference's find_params(W[:, ...])
@@ -47,6 +48,7 @@ struct LoopState {
     std::vector<Grid> row_grid;     // the current grid of each row
     std::vector<Grid> static_grid;  // [rows, num_groups] with static groups
     std::vector<float> err;         // [rows, block] Err1 of the current block
+    std::vector<uint8_t> zero;      // [rows, cols] layer order: 0 on entry (keep_zeros only)
 };
 
 // Steps 1-2: grids fit before the column loop, written to the outputs where they are final.
@@ -128,9 +130,10 @@ double quantize_row_block(LoopState& s, int64_t r, int64_t i1, int64_t count) {
         const Grid grid = grid_for_column(s, r, c);
         const float* urow = s.u.data() + c * cols + i1;
         const float d = urow[i];
-        const ColumnStep step = quantize_step(w1[i], grid, maxq, d);
-        loss += static_cast<double>(step.diff) * step.diff / (static_cast<double>(d) * d);
         const int64_t dst = r * cols + s.perm[c];
+        const bool masked = !s.zero.empty() && s.zero[dst] != 0;
+        const ColumnStep step = quantize_step(w1[i], masked, grid, maxq, d);
+        loss += static_cast<double>(step.diff) * step.diff / (static_cast<double>(d) * d);
         v.codes[dst] = step.code;
         v.dst_weight[dst] = step.q;
         s.err[r * count + i] = step.err;
@@ -189,6 +192,12 @@ LayerStats CpuBackend::quantize(const Config& config, const LayerViews& views,
     s.config = &config;
     s.views = &views;
     s.w.assign(views.weight, views.weight + views.rows * cols);
+    if (config.keep_zeros) {
+        s.zero.resize(s.w.size());
+        for (size_t e = 0; e < s.w.size(); ++e) {
+            s.zero[e] = s.w[e] == 0.0f ? 1 : 0;
+        }
+    }
 
     std::vector<float>& h = hessian_.symmetric();
     const std::vector<uint8_t> dead = common::fix_dead_columns(h, cols);

@@ -7,7 +7,8 @@
 //                reference runs it as ~10 tiny launches per column): a warp owns a row and
 //                holds the row's block in registers (lane l keeps columns l, l+32, ...); the
 //                block's H^-1 sits in shared memory; each column is broadcast from its lane,
-//                quantized with gptq_column.hpp (the CPU's arithmetic), and fed back.
+//                quantized with gptq_column.hpp (the CPU's arithmetic), and fed back;
+//                with keep_zeros, weights 0 in the layer's input weight are masked there.
 //                Groups starting inside the block are fit by the warp on W as it stood when
 //                the block began, like the reference's find_params(W[:, ...]).
 //   lazy update  cuBLAS SGEMM: W[:, i2:] -= Err1 Hinv[i1:i2, i2:]
@@ -38,9 +39,10 @@ constexpr int kWarpsPerBlock = 8;
 constexpr int kThreadsPerBlock = 32 * kWarpsPerBlock;
 
 struct LoopArgs {
-    const float* w;       // [rows, cols] permuted W with the lazy updates of past blocks
-    const float* u;       // [cols, cols] upper factor of H^-1
-    const int32_t* perm;  // permuted column -> layer column
+    const float* w;         // [rows, cols] permuted W with the lazy updates of past blocks
+    const float* u;         // [cols, cols] upper factor of H^-1
+    const int32_t* perm;    // permuted column -> layer column
+    const float* zero_src;  // keep_zeros: the layer's weight on entry (layer order), else null
     int64_t rows;
     int64_t cols;
     int64_t num_groups;
@@ -120,9 +122,10 @@ __global__ void __launch_bounds__(kThreadsPerBlock) column_loop_kernel(LoopArgs 
                 grid = column_grid(a, r, c, i, grid);
                 const float x = __shfl_sync(common::kFullWarp, w1[slot], owner);
                 const float d = hinv[i * count + i];
-                const ColumnStep step = quantize_step(x, grid, a.maxq, d);
+                const int64_t dst = r * a.cols + a.perm[c];
+                const bool masked = a.zero_src != nullptr && a.zero_src[dst] == 0.0f;
+                const ColumnStep step = quantize_step(x, masked, grid, a.maxq, d);
                 if (lane == owner) {
-                    const int64_t dst = r * a.cols + a.perm[c];
                     a.codes[dst] = step.code;
                     a.dst_weight[dst] = step.q;
                     a.err[r * count + i] = step.err;
@@ -309,6 +312,7 @@ LayerStats CudaBackend::quantize(const Config& config, const LayerViews& views,
     args.w = w.as<float>();
     args.u = u.as<float>();
     args.perm = perm_device.as<int32_t>();
+    args.zero_src = config.keep_zeros ? views.weight : nullptr;  // unchanged until we return
     column_loop(config, views, args, stats);
 
     const std::vector<int32_t> g_idx = group_index(config, perm);
