@@ -16,6 +16,10 @@
 //       [out, ceil(in/(32/bits))], weight_scale [out, groups] in the model's dtype,
 //       weight_zero_point I32 [ceil(out/(32/bits)), groups] (asymmetric only),
 //       weight_shape I64 [2], weight_g_idx I32 [in] (act-order only).
+//   - compressed-tensors "sparse-24-bitmask" (llm-compressor's 2:4 sparse weights, dense
+//       values): compressed [out, in/2] in the weight's dtype (the 2 kept values of every 4
+//       consecutive inputs, in order), bitmask U8 [out, ceil(in/8)] (bit j % 8 of byte j / 8
+//       set where element j is kept; exactly 2 of every 4), shape I64 [2, 1].
 //
 // Scales: every format stores 16-bit scales (compressed-tensors may store fp32), and the
 // weight a checkpoint defines is scale16 · (code − zero) with that rounded scale. So the
@@ -204,5 +208,39 @@ nlohmann::json compressed_tensors_quantization_config(const CompressedTensorsCon
 // Reads a config with one config group of integer weight-only quantization.
 Expected<CompressedTensorsConfig> parse_compressed_tensors_quantization_config(
     const nlohmann::json& config);
+
+// ---- compressed-tensors sparse-24-bitmask -------------------------------------------
+
+// The sparsity_config of a checkpoint whose 2:4-sparse linears are stored sparse-24-bitmask
+// (sparsity_structure "2:4"); `targets` selects the compressed modules, `ignore` excepts some.
+struct Sparse24Config {
+    double global_sparsity = 0.0;  // fraction of zeros over the targeted weights
+    std::vector<std::string> targets = {"Linear"};
+    std::vector<std::string> ignore = {"lm_head"};
+};
+
+// compressed, bitmask, shape of a 2-D F32 / F16 / BF16 `weight` [out, in], bit for bit in its
+// dtype. bad_input when in is not a multiple of 4, or (naming the row and inputs) when a group
+// of 4 consecutive inputs of a row holds more than 2 non-zeros: the weight is not 2:4. A group
+// with fewer non-zeros marks its first zeros, as the reference's top-2 keeps some zero.
+Expected<std::vector<PackedTensor>> pack_sparse24_bitmask(const TensorView& weight,
+                                                          std::string_view module = "");
+
+// The dense weight ("weight" [out, in], in the dtype of `compressed`): exactly the tensor that
+// was packed, but for a -0 the bitmask did not keep, which reads back as +0. bad_input when a
+// tensor is missing or misshapen or a group does not mark exactly 2 positions.
+Expected<PackedTensor> unpack_sparse24_bitmask(const LayerTensors& tensors,
+                                               std::string_view module = "");
+
+// The "quantization_config" object for config.json: quant_method "compressed-tensors" and
+// its "sparsity_config" (format "sparse-24-bitmask"), with no quantization scheme.
+nlohmann::json sparse24_bitmask_quantization_config(const Sparse24Config& config);
+
+// True when a compressed-tensors quantization_config has sparsity_config.format
+// "sparse-24-bitmask".
+bool is_sparse24_bitmask_config(const nlohmann::json& config);
+
+// Reads it back; unsupported when the checkpoint also quantizes (config_groups).
+Expected<Sparse24Config> parse_sparse24_bitmask_config(const nlohmann::json& config);
 
 }  // namespace mcomp

@@ -21,12 +21,20 @@ The references transcribed below:
   CT    compressed-tensors compressors/quantized_compressors/pack_quantized.py:
         unpack_from_int32 (packed_dim 1 for weights, 0 for zero points, minus
         2^(bits-1)), and w = scale * (q - zp).
-Only the Python standard library is used (struct, json), so it runs wherever python3 does.
+  2:4   compressed-tensors compressors/sparse_compressors/sparse_24_bitmask.py:
+        sparse24_bitmask_decompress (dense[unpack_bitmasks(bitmask)] = compressed, row-major)
+        with utils/helpers.py unpack_bitmasks (numpy.unpackbits(axis=-1, count=cols,
+        bitorder="little")), and get_24_bytemasks' rule (top-2 |w| of every 4: exactly two
+        marks per group, every non-zero marked). A sparse-24-bitmask sample holds the dense
+        weight that went in (input.weight), compared bit for bit (sign of zero included).
+Only the Python standard library is used (struct, json, math), so it runs wherever python3
+does (numpy's packbits/unpackbits are transcribed below).
 
 Usage:  python3 tests/golden/formats/check_layouts.py SAMPLES_DIR
 Exit 0 when every sample passes, 1 when one fails, 77 (CTest skip) when there are none.
 """
 import json
+import math
 import os
 import struct
 import sys
@@ -244,6 +252,68 @@ def check_compressed_tensors(t, config, inputs):
     expect(channel == (weights["group_size"] is None), "channel strategy has no group_size")
 
 
+# ---- compressed-tensors sparse-24-bitmask ---------------------------------------------------
+
+
+def unpack_bitmasks(flat, rows, cols):
+    """numpy.unpackbits(packed, axis=-1, count=cols, bitorder="little"): element j of a row is
+    bit j % 8 (least significant first) of byte j // 8."""
+    per_row = len(flat) // rows
+    return [[(flat[r * per_row + j // 8] >> (j % 8)) & 1 for j in range(cols)]
+            for r in range(rows)]
+
+
+def sparse24_bitmask_decompress(values, mask, rows, cols):
+    """dense[mask] = values.flatten(): boolean indexing fills the marked places row-major."""
+    dense = [[0.0] * cols for _ in range(rows)]
+    it = iter(values)
+    for r in range(rows):
+        for c in range(cols):
+            if mask[r][c]:
+                dense[r][c] = next(it)
+    return dense
+
+
+def same_value(a, b):
+    """Bit equality for finite floats: equal, and the same sign (for +-0)."""
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+def check_sparse24(t, config, _inputs):
+    dtype, (out, inn), flat = t["input.weight"]
+    weight = matrix(flat, out, inn)
+    expect(t["layer.shape"][0] == "I64" and t["layer.shape"][1] == [2, 1], "shape tensor [2, 1]")
+    expect(t["layer.shape"][2] == [out, inn], "shape values")
+    cdtype, cshape, values = t["layer.compressed"]
+    expect(cdtype == dtype and cshape == [out, inn // 2], "compressed dtype and shape")
+    mdtype, mshape, bits = t["layer.bitmask"]
+    expect(mdtype == "U8" and mshape == [out, -(-inn // 8)], "bitmask dtype and shape")
+    mask = unpack_bitmasks(bits, out, inn)
+    for r in range(out):
+        for c in range(0, inn, 4):
+            marks = mask[r][c : c + 4]
+            expect(sum(marks) == 2, "row %d group %d marks %d positions" % (r, c // 4, sum(marks)))
+            for p in range(4):
+                expect(marks[p] or weight[r][c + p] == 0.0,
+                       "non-zero [%d, %d] not marked (not the top 2 of its group)" % (r, c + p))
+    dense = sparse24_bitmask_decompress(values, mask, out, inn)
+    for r in range(out):
+        for c in range(inn):
+            # An unkept -0 has no stored value: it comes back as +0, in the reference too.
+            want = weight[r][c] if mask[r][c] else 0.0
+            expect(same_value(dense[r][c], want), "decompressed weight [%d, %d]" % (r, c))
+    expect(config["quant_method"] == "compressed-tensors", "quant_method")
+    expect("config_groups" not in config, "no quantization scheme")
+    sparsity = config["sparsity_config"]
+    expect(sparsity["format"] == "sparse-24-bitmask", "sparsity_config.format")
+    expect(sparsity["sparsity_structure"] == "2:4", "sparsity_structure")
+    zeros = sum(1 for row in weight for w in row if w == 0.0)
+    expect(abs(sparsity["global_sparsity"] - zeros / (out * inn)) < 1e-12, "global_sparsity")
+    expect(isinstance(sparsity["targets"], list) and isinstance(sparsity["ignore"], list),
+           "targets and ignore are lists")
+    note("%d of %d zero" % (zeros, out * inn))
+
+
 # ---- Shared checks ------------------------------------------------------------------------
 
 
@@ -295,7 +365,8 @@ def load_inputs(t):
                 g_idx=g_idx, weight=matrix(t["expected.weight"][2], out, inn), **{"in": inn})
 
 
-CHECKS = {"gptq": check_gptq, "awq": check_awq, "compressed-tensors": check_compressed_tensors}
+CHECKS = {"gptq": check_gptq, "awq": check_awq, "compressed-tensors": check_compressed_tensors,
+          "sparse-24-bitmask": check_sparse24}
 
 
 def main(argv):
@@ -312,8 +383,9 @@ def main(argv):
         tensors, metadata = read_safetensors(os.path.join(argv[1], name))
         del NOTES[:]
         try:
+            inputs = None if metadata["format"] == "sparse-24-bitmask" else load_inputs(tensors)
             CHECKS[metadata["format"]](tensors, json.loads(metadata["quantization_config"]),
-                                       load_inputs(tensors))
+                                       inputs)
             passed += 1
             print("ok    %s%s" % (name, "".join("  (" + n + ")" for n in NOTES)))
         except (Mismatch, KeyError) as error:

@@ -10,11 +10,16 @@
 //   input.g_idx      I32 [in]
 //   expected.weight  F32 [out, in]    scale_rounded · (code − zero), computed by mcomp,
 // and in its metadata "format" (gptq | awq | compressed-tensors) and "quantization_config"
-// (the JSON fragment for config.json).
+// (the JSON fragment for config.json). A sparse-24-bitmask sample instead holds
+//   layer.compressed / layer.bitmask / layer.shape   the packed 2:4 weight,
+//   input.weight     F32 / F16 / BF16 [out, in]  the dense weight that went in,
+// with "format" sparse-24-bitmask and its quantization_config (a sparsity_config).
 //
 // Usage: write_format_samples <out_dir>    (exit 0 on success)
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -165,6 +170,77 @@ Status write_sample(const Sample& sample, const std::filesystem::path& dir) {
     return write_safetensors((dir / (sample.name + ".safetensors")).string(), tensors, metadata);
 }
 
+// ---- sparse-24-bitmask --------------------------------------------------------------------
+
+struct SparseSample {
+    std::string name;
+    std::int64_t out_features = 0;
+    std::int64_t in_features = 0;
+    DType dtype = DType::f16;
+    std::uint32_t seed = 0;
+};
+
+std::vector<SparseSample> sparse_samples() {
+    return {{"sparse24_f32_12x64", 12, 64, DType::f32, 1},
+            {"sparse24_f16_9x20", 9, 20, DType::f16, 2},  // a half-used last bitmask byte
+            {"sparse24_bf16_16x132", 16, 132, DType::bf16, 3}};
+}
+
+// A 2:4 weight in `dtype`: most groups keep 2 non-zeros, some 1 or 0; some zeros are -0.
+std::vector<std::byte> two_of_four_bytes(const SparseSample& sample, std::int64_t& zeros) {
+    std::mt19937 rng(sample.seed);
+    std::normal_distribution<float> normal(0.0f, 0.05f);
+    const std::size_t count = static_cast<std::size_t>(sample.out_features * sample.in_features);
+    std::vector<float> w(count, 0.0f);
+    for (std::size_t g = 0; g < count; g += 4) {
+        const unsigned keep = rng() % 6 == 0 ? rng() % 2 : 2;
+        const unsigned first = rng() % 4;
+        for (unsigned k = 0; k < 4; ++k) {
+            const std::size_t p = g + (first + k) % 4;
+            w[p] = k < keep ? normal(rng) : (rng() % 4 == 0 ? -0.0f : 0.0f);
+        }
+    }
+    std::vector<std::byte> bytes(count * dtype_size(sample.dtype));
+    zeros = 0;
+    for (std::size_t k = 0; k < count; ++k) {
+        if (sample.dtype == DType::f32) {
+            std::memcpy(bytes.data() + k * 4, &w[k], 4);
+            zeros += w[k] == 0.0f ? 1 : 0;
+        } else {
+            const std::uint16_t h =
+                sample.dtype == DType::f16 ? f32_to_f16(w[k]) : f32_to_bf16(w[k]);
+            std::memcpy(bytes.data() + k * 2, &h, 2);
+            zeros += (h & 0x7fffu) == 0 ? 1 : 0;
+        }
+    }
+    return bytes;
+}
+
+Status write_sparse_sample(const SparseSample& sample, const std::filesystem::path& dir) {
+    std::int64_t zeros = 0;
+    const std::vector<std::byte> bytes = two_of_four_bytes(sample, zeros);
+    TensorView view;
+    view.dtype = sample.dtype;
+    view.shape = {sample.out_features, sample.in_features};
+    view.data = bytes.data();
+    view.num_bytes = bytes.size();
+    const Expected<std::vector<PackedTensor>> packed = pack_sparse24_bitmask(view, sample.name);
+    MCOMP_TRY(packed);
+    std::vector<TensorToWrite> tensors;
+    for (const PackedTensor& tensor : *packed) {
+        tensors.push_back({"layer." + tensor.name, tensor.dtype, tensor.shape, tensor.bytes.data(),
+                           tensor.bytes.size()});
+    }
+    tensors.push_back({"input.weight", sample.dtype, view.shape, bytes.data(), bytes.size()});
+    Sparse24Config config;
+    config.global_sparsity =
+        static_cast<double>(zeros) / static_cast<double>(sample.out_features * sample.in_features);
+    const std::map<std::string, std::string> metadata = {
+        {"format", "sparse-24-bitmask"},
+        {"quantization_config", sparse24_bitmask_quantization_config(config).dump()}};
+    return write_safetensors((dir / (sample.name + ".safetensors")).string(), tensors, metadata);
+}
+
 }  // namespace
 }  // namespace mcomp
 
@@ -179,6 +255,14 @@ int main(int argc, char** argv) {
     int written = 0;
     for (const mcomp::Sample& sample : mcomp::samples()) {
         const mcomp::Status status = mcomp::write_sample(sample, dir);
+        if (!status) {
+            std::fprintf(stderr, "%s: %s\n", sample.name.c_str(), status.error().message.c_str());
+            return 1;
+        }
+        ++written;
+    }
+    for (const mcomp::SparseSample& sample : mcomp::sparse_samples()) {
+        const mcomp::Status status = mcomp::write_sparse_sample(sample, dir);
         if (!status) {
             std::fprintf(stderr, "%s: %s\n", sample.name.c_str(), status.error().message.c_str());
             return 1;
