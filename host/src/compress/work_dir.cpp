@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -76,6 +77,60 @@ json layer_meta(const CompressedLinear& record) {
         meta["desc_act"] = record.quant.desc_act;
     }
     return meta;
+}
+
+// scale · (code − zero), the weight of a quantized layer as the readers of every packed format
+// reconstruct it (engine/formats.hpp dequantize(), same expression), over all cores.
+// False (nothing written) when the parts do not fit together (a damaged file).
+bool dequantize_into(const QuantizedLinear& q, std::vector<float>& weight) {
+    const std::int64_t groups = q.num_groups();
+    if (q.codes.size() != static_cast<std::size_t>(q.out_features * q.in_features) ||
+        q.scales.size() != static_cast<std::size_t>(q.out_features * groups) ||
+        q.zeros.size() != q.scales.size() ||
+        q.g_idx.size() != static_cast<std::size_t>(q.in_features) ||
+        !std::all_of(q.g_idx.begin(), q.g_idx.end(),
+                     [&](std::int32_t g) { return g >= 0 && g < groups; })) {
+        return false;
+    }
+    weight.resize(q.codes.size());
+#pragma omp parallel for schedule(static)
+    for (std::int64_t o = 0; o < q.out_features; ++o) {
+        for (std::int64_t i = 0; i < q.in_features; ++i) {
+            const std::size_t k = static_cast<std::size_t>(o * q.in_features + i);
+            const std::size_t gk = static_cast<std::size_t>(o * groups + q.g_idx[i]);
+            weight[k] = q.scales[gk] * (static_cast<float>(q.codes[k]) - q.zeros[gk]);
+        }
+    }
+    return true;
+}
+
+// Whether the record's weight is exactly its codes dequantized (the default weight policy):
+// then the work file leaves the fp32 weight out (4 of every 5 bytes of a 7B block).
+bool weight_is_dequantized(const CompressedLinear& record) {
+    if (!record.quantized) {
+        return false;
+    }
+    const QuantizedLinear& q = record.quant;
+    const std::int64_t groups = q.num_groups();
+    if (record.weight.size() != q.codes.size() ||
+        q.scales.size() != static_cast<std::size_t>(q.out_features * groups) ||
+        q.g_idx.size() != static_cast<std::size_t>(q.in_features)) {
+        return false;
+    }
+    std::int64_t mismatched_rows = 0;
+#pragma omp parallel for schedule(static) reduction(+ : mismatched_rows)
+    for (std::int64_t o = 0; o < q.out_features; ++o) {
+        for (std::int64_t i = 0; i < q.in_features; ++i) {
+            const std::size_t k = static_cast<std::size_t>(o * q.in_features + i);
+            const std::size_t gk = static_cast<std::size_t>(o * groups + q.g_idx[i]);
+            const float w = q.scales[gk] * (static_cast<float>(q.codes[k]) - q.zeros[gk]);
+            if (std::memcmp(&w, &record.weight[k], sizeof w) != 0) {
+                ++mismatched_rows;
+                break;
+            }
+        }
+    }
+    return mismatched_rows == 0;
 }
 
 template <class T>
@@ -192,7 +247,11 @@ Status WorkDir::commit_block(std::int64_t block, const std::vector<CompressedLin
     json layers = json::object();
     for (const CompressedLinear& record : records) {
         const std::vector<std::int64_t> shape = {record.out_features, record.in_features};
-        tensors.push_back(tensor_of(record.prefix + ".weight", DType::f32, shape, record.weight));
+        const bool from_codes = weight_is_dequantized(record);
+        if (!from_codes) {
+            tensors.push_back(
+                tensor_of(record.prefix + ".weight", DType::f32, shape, record.weight));
+        }
         if (record.quantized) {
             const QuantizedLinear& q = record.quant;
             const std::vector<std::int64_t> groups = {q.out_features, q.num_groups()};
@@ -203,6 +262,7 @@ Status WorkDir::commit_block(std::int64_t block, const std::vector<CompressedLin
                 tensor_of(record.prefix + ".g_idx", DType::i32, {q.in_features}, q.g_idx));
         }
         layers[record.prefix] = layer_meta(record);
+        layers[record.prefix]["weight_from_codes"] = from_codes;
     }
     MCOMP_TRY(
         write_safetensors(block_file(block).string(), tensors, {{kLayersKey, layers.dump()}}));
@@ -313,12 +373,21 @@ Expected<CompressedLinear> BlockRecords::read(const std::string& prefix) const {
         drop_mapped_pages(view->data, view->num_bytes);
         return {};
     };
-    MCOMP_TRY(copy(".weight", DType::f32, record.weight));
     if (record.quantized) {
         MCOMP_TRY(copy(".codes", DType::u8, record.quant.codes));
         MCOMP_TRY(copy(".scales", DType::f32, record.quant.scales));
         MCOMP_TRY(copy(".zeros", DType::f32, record.quant.zeros));
         MCOMP_TRY(copy(".g_idx", DType::i32, record.quant.g_idx));
+    }
+    if (meta_.at(prefix).value("weight_from_codes", false)) {
+        if (!record.quantized || !dequantize_into(record.quant, record.weight)) {
+            return make_error(ErrorKind::bad_input,
+                              fmt::format("{}: record of '{}' has no codes to rebuild its weight "
+                                          "from; rerun with --fresh",
+                                          file_.path(), prefix));
+        }
+    } else {
+        MCOMP_TRY(copy(".weight", DType::f32, record.weight));
     }
     return record;
 }

@@ -76,6 +76,26 @@ TEST(WorkDir, CommitResumeAndReadBack) {
     EXPECT_TRUE(read->masked);
 }
 
+// A quantized layer whose weight is exactly its codes dequantized is stored as the codes
+// alone; one whose weight differs (--technique-weights-downstream) keeps its weight.
+TEST(WorkDir, WeightsRebuiltFromCodesOnlyWhenExact) {
+    test::ScratchDir scratch("codes");
+    Expected<WorkDir> work = WorkDir::open(scratch / "w", "h", false);
+    ASSERT_TRUE(work.has_value());
+    CompressedLinear exact = quantized_record();
+    CompressedLinear off = quantized_record();
+    off.prefix = "model.layers.1.mlp.up_proj";
+    off.id = LinearId::up_proj;
+    off.weight[5] += 0.001f;
+    ASSERT_TRUE(work->commit_block(1, {exact, off}, nullptr).has_value());
+    Expected<BlockRecords> records = BlockRecords::open(work->block_file(1));
+    ASSERT_TRUE(records.has_value());
+    EXPECT_TRUE(records->meta(exact.prefix)->at("weight_from_codes").get<bool>());
+    EXPECT_FALSE(records->meta(off.prefix)->at("weight_from_codes").get<bool>());
+    EXPECT_EQ(records->read(exact.prefix)->weight, exact.weight);
+    EXPECT_EQ(records->read(off.prefix)->weight, off.weight);
+}
+
 TEST(WorkDir, ActivationsRoundTrip) {
     test::ScratchDir scratch("acts");
     Expected<WorkDir> work = WorkDir::open(scratch / "w", "h", false);
