@@ -19,6 +19,7 @@
     X(validate)           \
     X(run)                \
     X(eval)               \
+    X(generate)           \
     X(synth)
 
 #define MCOMP_DECLARE_COMMAND(name) \
