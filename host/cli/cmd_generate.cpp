@@ -183,9 +183,9 @@ int run_generate(const GenerateArgs& args) {
         return kExitOk;
     }
     fmt::print("{}\n", full);
-    spdlog::info("{} new token(s) in {:.3f} s ({:.1f} tokens/s, {}, {} on {}); stopped: {}",
+    spdlog::info("{} new token(s) in {:.3f} s ({:.1f} tokens/s, {}, greedy on {}); stopped: {}",
                  generation->new_ids.size(), generation->seconds, tokens_per_s, opened->format,
-                 "greedy", chosen, generation->stop_reason);
+                 chosen, generation->stop_reason);
     return kExitOk;
 }
 
@@ -199,8 +199,7 @@ void register_command_generate(CLI::App& app, Context& context) {
     generate->add_option("--model", args->model, "Model folder or Hugging Face id")->required();
     generate
         ->add_option("--prompt", args->prompt,
-                     "Text to continue (BOS is added as the "
-                     "tokenizer's configuration asks)")
+                     "Text to continue (BOS is added as the tokenizer's configuration asks)")
         ->required();
     generate->add_option("--max-new-tokens", args->max_new_tokens, "Tokens to generate at most")
         ->capture_default_str()
