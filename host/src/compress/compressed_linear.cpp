@@ -22,6 +22,8 @@ std::string_view output_format_name(OutputFormat format) {
             return "awq";
         case OutputFormat::compressed_tensors:
             return "compressed-tensors";
+        case OutputFormat::sparse_24_bitmask:
+            return "sparse-24-bitmask";
     }
     return "?";
 }
@@ -29,19 +31,19 @@ std::string_view output_format_name(OutputFormat format) {
 Expected<OutputFormat> parse_output_format(std::string_view name) {
     for (const OutputFormat format :
          {OutputFormat::dense, OutputFormat::gptq, OutputFormat::gptq_v2, OutputFormat::awq,
-          OutputFormat::compressed_tensors}) {
+          OutputFormat::compressed_tensors, OutputFormat::sparse_24_bitmask}) {
         if (output_format_name(format) == name) {
             return format;
         }
     }
     return make_error(ErrorKind::bad_input,
                       fmt::format("unknown output format '{}'; expected one of dense, gptq, "
-                                  "gptq_v2, awq, compressed-tensors",
+                                  "gptq_v2, awq, compressed-tensors, sparse-24-bitmask",
                                   name));
 }
 
 bool is_packed(OutputFormat format) {
-    return format != OutputFormat::dense;
+    return format != OutputFormat::dense && format != OutputFormat::sparse_24_bitmask;
 }
 
 WeightPolicy weight_policy_for(const std::vector<OutputFormat>& formats, DType dense_dtype) {

@@ -40,11 +40,13 @@ enum class OutputFormat {
     gptq_v2,  // GPTQModel (qzeros hold the zero point)
     awq,      // AutoAWQ GEMM
     compressed_tensors,
+    sparse_24_bitmask,  // compressed-tensors 2:4 sparse weights (values dense, not quantized)
 };
 
-// "dense", "gptq", "gptq_v2", "awq", "compressed-tensors"
+// "dense", "gptq", "gptq_v2", "awq", "compressed-tensors", "sparse-24-bitmask"
 std::string_view output_format_name(OutputFormat format);
 Expected<OutputFormat> parse_output_format(std::string_view name);
+// The format stores quantized layers as codes (gptq, gptq_v2, awq, compressed-tensors).
 bool is_packed(OutputFormat format);
 
 struct WeightPolicy {

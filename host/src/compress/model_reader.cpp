@@ -71,13 +71,16 @@ struct PackedLayout {
     std::vector<std::string> parts;
 };
 
-PackedLayout layout_for(const std::string& method) {
-    if (method == "compressed-tensors") {
+PackedLayout layout_for(const std::string& format) {
+    if (format == "sparse-24-bitmask") {
+        return {"compressed", {"compressed", "bitmask", "shape"}};
+    }
+    if (format == "compressed-tensors") {
         return {
             "weight_packed",
             {"weight_packed", "weight_scale", "weight_zero_point", "weight_shape", "weight_g_idx"}};
     }
-    if (method == "awq") {
+    if (format == "awq") {
         return {"qweight", {"qweight", "qzeros", "scales"}};
     }
     return {"qweight", {"qweight", "qzeros", "scales", "g_idx"}};
@@ -118,6 +121,34 @@ Expected<std::vector<float>> dequantize_layer(const std::string& method, const j
     return dequantize_compressed_tensors(tensors, *config, prefix);
 }
 
+// "<prefix>.weight" from the packed tensors of one linear: the dense weight a
+// sparse-24-bitmask layer holds (in its dtype, bit for bit), or the dequantized fp32 weight.
+Expected<Checkpoint::OwnedTensor> unpack_layer(const std::string& format, const json& quant,
+                                               const LayerTensors& parts,
+                                               const std::string& prefix) {
+    Checkpoint::OwnedTensor tensor;
+    tensor.name = prefix + ".weight";
+    if (format == "sparse-24-bitmask") {
+        Expected<PackedTensor> dense = unpack_sparse24_bitmask(parts, prefix);
+        if (!dense) {
+            return dense.error();
+        }
+        tensor.dtype = dense->dtype;
+        tensor.shape = dense->shape;
+        tensor.bytes = std::move(dense->bytes);
+        return tensor;
+    }
+    Expected<std::vector<float>> weight =
+        dequantize_layer(format == "gptq_v2" ? "gptq" : format, quant, parts, prefix);
+    if (!weight) {
+        return weight.error();
+    }
+    tensor.dtype = DType::f32;
+    tensor.bytes.resize(weight->size() * sizeof(float));
+    std::memcpy(tensor.bytes.data(), weight->data(), tensor.bytes.size());
+    return tensor;
+}
+
 }  // namespace
 
 Expected<OpenedModel> open_model(const std::string& dir) {
@@ -155,6 +186,14 @@ Expected<OpenedModel> open_model(const std::string& dir) {
     opened.format = method == "gptq" && quant.value("checkpoint_format", "gptq") == "gptq_v2"
                         ? "gptq_v2"
                         : method;
+    if (method == "compressed-tensors" && is_sparse24_bitmask_config(quant)) {
+        Expected<Sparse24Config> sparse = parse_sparse24_bitmask_config(quant);
+        if (!sparse) {
+            return make_error(sparse.error().kind,
+                              config_path.string() + ": " + sparse.error().message);
+        }
+        opened.format = "sparse-24-bitmask";
+    }
     Expected<std::vector<std::unique_ptr<SafetensorsFile>>> files = open_weight_files(dir);
     if (!files) {
         return files.error();
@@ -166,7 +205,7 @@ Expected<OpenedModel> open_model(const std::string& dir) {
             views[name] = file->find(name);
         }
     }
-    const PackedLayout layout = layout_for(method);
+    const PackedLayout layout = layout_for(opened.format);
     const std::string marker = "." + layout.marker;
     std::vector<Checkpoint::OwnedTensor> tensors;
     std::set<std::string> consumed;
@@ -184,29 +223,33 @@ Expected<OpenedModel> open_model(const std::string& dir) {
                 consumed.insert(it->first);
             }
         }
-        Expected<std::vector<float>> weight = dequantize_layer(method, quant, parts, prefix);
-        if (!weight) {
-            return make_error(weight.error().kind, dir + ": " + weight.error().message);
+        Expected<Checkpoint::OwnedTensor> tensor =
+            unpack_layer(opened.format, quant, parts, prefix);
+        if (!tensor) {
+            return make_error(tensor.error().kind, dir + ": " + tensor.error().message);
         }
-        Checkpoint::OwnedTensor tensor;
-        tensor.name = prefix + ".weight";
-        tensor.dtype = DType::f32;
-        tensor.bytes.resize(weight->size() * sizeof(float));
-        std::memcpy(tensor.bytes.data(), weight->data(), tensor.bytes.size());
-        tensors.push_back(std::move(tensor));
+        tensors.push_back(std::move(*tensor));
         ++opened.packed_layers;
     }
     // Shapes of the dequantized weights come from the model config (the layout checks them).
     for (Checkpoint::OwnedTensor& tensor : tensors) {
         const std::string prefix = tensor.name.substr(0, tensor.name.size() - 7);
+        std::vector<std::int64_t> expected;
         for (std::int64_t block = 0; block < config->num_hidden_layers; ++block) {
             for (const LinearId id : kAllLinears) {
                 if (linear_prefix(block, id) == prefix) {
                     const auto shape = linear_shape(*config, id);
-                    tensor.shape = {shape[0], shape[1]};
+                    expected = {shape[0], shape[1]};
                 }
             }
         }
+        if (!expected.empty() && !tensor.shape.empty() && tensor.shape != expected) {
+            return make_error(
+                ErrorKind::bad_input,
+                fmt::format("{}: '{}' is stored as {}, the model config says {}", dir, prefix,
+                            shape_to_string(tensor.shape), shape_to_string(expected)));
+        }
+        tensor.shape = expected;
         if (tensor.shape.empty()) {
             return make_error(
                 ErrorKind::bad_input,

@@ -120,9 +120,54 @@ Expected<std::vector<PackedTensor>> pack(const QuantizedLinear& layer, OutputFor
         case OutputFormat::compressed_tensors:
             return pack_compressed_tensors(layer, scale_dtype);
         case OutputFormat::dense:
+        case OutputFormat::sparse_24_bitmask:
             break;
     }
-    return make_error(ErrorKind::internal, "pack: dense is not a packed format");
+    return make_error(ErrorKind::internal, "pack: not a quantized format");
+}
+
+// The sparse-24-bitmask tensors of a pruned layer's weight, converted to `dtype` first (what
+// the dense format would store).
+Expected<std::vector<PackedTensor>> pack_sparse(const CompressedLinear& record, DType dtype) {
+    std::vector<std::byte> bytes(record.weight.size() * dtype_size(dtype));
+    convert_float_buffer(DType::f32, record.weight.data(), record.weight.size(), dtype,
+                         bytes.data());
+    TensorView view;
+    view.dtype = dtype;
+    view.shape = {record.out_features, record.in_features};
+    view.data = bytes.data();
+    view.num_bytes = bytes.size();
+    return pack_sparse24_bitmask(view, record.prefix);
+}
+
+// Whether every group of m consecutive inputs of every row of `weight` [rows, cols] holds at
+// least n exact zeros (cols a multiple of m).
+bool has_n_of_m_zeros(const std::vector<float>& weight, std::int64_t cols, int n, int m) {
+    if (cols % m != 0) {
+        return false;
+    }
+    for (std::size_t first = 0; first < weight.size(); first += static_cast<std::size_t>(m)) {
+        int zeros = 0;
+        for (int k = 0; k < m; ++k) {
+            zeros += weight[first + static_cast<std::size_t>(k)] == 0.0f ? 1 : 0;
+        }
+        if (zeros < n) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// The N:M pattern a pruned weight follows, for config.json: "2:4" (every 4 consecutive inputs
+// hold at least 2 zeros), else "4:8", else "unstructured".
+std::string sparsity_structure(const CompressedLinear& record) {
+    if (has_n_of_m_zeros(record.weight, record.in_features, 2, 4)) {
+        return "2:4";
+    }
+    if (has_n_of_m_zeros(record.weight, record.in_features, 4, 8)) {
+        return "4:8";
+    }
+    return "unstructured";
 }
 
 // A layer of the given geometry with valid placeholder values, to learn packed shapes.
@@ -184,6 +229,10 @@ class Writer {
         return is_packed(format_) && meta(prefix).at("quantized").get<bool>();
     }
 
+    bool stored_sparse(const std::string& prefix) const {
+        return format_ == OutputFormat::sparse_24_bitmask && meta(prefix).at("masked").get<bool>();
+    }
+
     // The tensor list, and the quantization settings shared by every quantized layer.
     Status plan() {
         std::optional<QuantKey> shared;
@@ -212,8 +261,47 @@ class Writer {
                                           output_format_name(format_)));
         }
         first_quantized_ = first;
+        MCOMP_TRY(check_some_pruned());
         for (const std::string& name : source_.tensor_names()) {
             MCOMP_TRY(plan_tensor(name));
+        }
+        return {};
+    }
+
+    Status check_some_pruned() const {
+        if (format_ != OutputFormat::sparse_24_bitmask) {
+            return {};
+        }
+        for (const auto& [prefix, block] : record_block_) {
+            if (stored_sparse(prefix)) {
+                return {};
+            }
+        }
+        return make_error(ErrorKind::bad_input,
+                          "output format 'sparse-24-bitmask' stores 2:4-pruned layers, but no "
+                          "stage pruned any; add a 2:4 pruner stage (n = 2, m = 4) or use "
+                          "formats = [\"dense\"]");
+    }
+
+    // compressed [out, in/2], bitmask [out, ceil(in/8)], shape [2, 1] (engine/formats.hpp).
+    Status plan_sparse(const std::string& prefix, const TensorView& view) {
+        const std::int64_t out = view.shape[0];
+        const std::int64_t in = view.shape[1];
+        if (in % 4 != 0) {
+            return make_error(ErrorKind::bad_input,
+                              fmt::format("sparse-24-bitmask: {}: in_features {} is not a "
+                                          "multiple of 4; the format needs whole groups of 4 "
+                                          "inputs; use formats = [\"dense\"]",
+                                          prefix, in));
+        }
+        const StreamTensor planned[] = {
+            {prefix + ".compressed", in_.policy.dense_dtype, {out, in / 2}},
+            {prefix + ".bitmask", DType::u8, {out, (in + 7) / 8}},
+            {prefix + ".shape", DType::i64, {2, 1}}};
+        for (const StreamTensor& tensor : planned) {
+            const std::string suffix = tensor.name.substr(prefix.size() + 1);
+            add(Entry{Entry::Kind::record_packed, prefix, suffix}, tensor);
+            stats_.compressed_bytes += static_cast<std::int64_t>(tensors_.back().num_bytes());
         }
         return {};
     }
@@ -232,6 +320,9 @@ class Writer {
             return {};
         }
         stats_.compressed_params += view.numel();
+        if (stored_sparse(prefix)) {
+            return plan_sparse(prefix, view);
+        }
         if (!stored_packed(prefix)) {
             add(Entry{Entry::Kind::record_dense, prefix, ""},
                 StreamTensor{name, in_.policy.dense_dtype, view.shape});
@@ -273,7 +364,17 @@ class Writer {
             if (cached_.masked) {
                 sparsity_[prefix] = {cached_.zero_count(),
                                      static_cast<std::int64_t>(cached_.weight.size())};
+                structure_[prefix] = sparsity_structure(cached_);
             }
+        }
+        if (packed && cached_packed_.empty() && format_ == OutputFormat::sparse_24_bitmask) {
+            Expected<std::vector<PackedTensor>> tensors =
+                pack_sparse(cached_, in_.policy.dense_dtype);
+            if (!tensors) {
+                return make_error(tensors.error().kind,
+                                  "sparse-24-bitmask: " + tensors.error().message);
+            }
+            cached_packed_ = std::move(*tensors);
         }
         if (packed && cached_packed_.empty()) {
             if (format_ == OutputFormat::gptq && count_gptq_v1_zero_wraps(cached_.quant) > 0) {
@@ -332,7 +433,26 @@ class Writer {
         return {};
     }
 
+    // The sparsity_config of sparse-24-bitmask: the fraction of zeros over the layers it stores
+    // (every pruned layer; all of them have been read by now); the rest are ignored.
+    json sparsity_config() const {
+        Sparse24Config config;
+        std::int64_t zeros = 0;
+        std::int64_t weights = 0;
+        for (const auto& [prefix, counts] : sparsity_) {
+            zeros += counts.first;
+            weights += counts.second;
+        }
+        config.global_sparsity =
+            weights > 0 ? static_cast<double>(zeros) / static_cast<double>(weights) : 0.0;
+        config.ignore.insert(config.ignore.end(), dense_linears_.begin(), dense_linears_.end());
+        return sparse24_bitmask_quantization_config(config);
+    }
+
     Expected<json> quantization_config() {
+        if (format_ == OutputFormat::sparse_24_bitmask) {
+            return sparsity_config();
+        }
         if (!is_packed(format_)) {
             return json();
         }
@@ -356,6 +476,7 @@ class Writer {
                 return compressed_tensors_quantization_config(config);
             }
             case OutputFormat::dense:
+            case OutputFormat::sparse_24_bitmask:
                 break;
         }
         return json();
@@ -417,7 +538,8 @@ class Writer {
             info["sparsity"] = {{"global", static_cast<double>(stats_.pruned_zeros) /
                                                static_cast<double>(stats_.pruned_params)},
                                 {"pruned_layers", stats_.pruned_layers},
-                                {"layers", layers}};
+                                {"layers", layers},
+                                {"structure", structure_}};
         }
         return info;
     }
@@ -450,6 +572,7 @@ class Writer {
     CompressedLinear cached_;
     std::vector<PackedTensor> cached_packed_;
     std::map<std::string, std::pair<std::int64_t, std::int64_t>> sparsity_;  // zeros, weights
+    std::map<std::string, std::string> structure_;  // "2:4", "4:8" or "unstructured"
     std::int64_t v1_wrapped_layers_ = 0;
     OutputStats stats_;
 };

@@ -10,15 +10,22 @@
 //   awq                 AutoAWQ GEMM tensors, quantization_config
 //   compressed-tensors  pack-quantized tensors, quantization_config; linears left dense
 //                       are listed in its "ignore"
+//   sparse-24-bitmask   compressed-tensors' 2:4 layout: every linear a stage pruned as
+//                       compressed/bitmask/shape in the output dtype (the weight dense would
+//                       store, bit for bit), quantization_config with only a sparsity_config;
+//                       a pruned linear that is not 2:4 is an error naming its first bad group
 //
 // Packed formats need every quantized linear to share bits, group size, symmetry and
 // act-order (one quantization_config describes them all); a linear the pipeline did not
 // quantize stays dense ("<prefix>.weight"). config.json also gets an "mcomp" object (see
 // write_output) that records the pipeline's stages and, for pruned models, the sparsity:
 //   "mcomp": {"version", "format", "stages": [{"use", "params", "layers"}],
-//             "quantized_layers", "sparsity": {"global", "pruned_layers", "layers": {...}}}
+//             "quantized_layers", "sparsity": {"global", "pruned_layers", "layers": {...},
+//                                               "structure": {...}}}
 // where sparsity is the fraction of exact zeros in the weights of the layers some stage
-// pruned. Tokenizer and generation files are copied.
+// pruned (per layer in "layers"), and "structure" says per layer whether its zeros form a 2:4
+// pattern (at least 2 zeros in every 4 consecutive inputs of every row), else 4:8, else
+// "unstructured". Tokenizer and generation files are copied.
 #pragma once
 
 #include <cstdint>

@@ -210,7 +210,8 @@ class Run {
     }
 
     Status load_stages() {
-        bool any_quantizer = false;
+        bool any_codes = false;   // some stage will return codes (quantized formats need one)
+        bool any_pruner = false;  // some stage will return masks (sparse-24-bitmask needs one)
         for (const PipelineStage& spec : pipeline_.stages) {
             Expected<LoadedTechnique> technique = registry_.load_technique(spec.use, spec.device);
             if (!technique) {
@@ -232,18 +233,41 @@ class Run {
                                               granularity_name(technique->manifest->granularity)));
             }
             stage.needs_inputs = (technique->descriptor->layer->flags & MC_LAYER_NEEDS_INPUTS) != 0;
-            any_quantizer = any_quantizer || technique->manifest->kind == TechniqueKind::quantizer;
+            any_codes = any_codes || will_return_codes(*technique->manifest, spec.params);
+            any_pruner = any_pruner || technique->manifest->kind == TechniqueKind::pruner;
             stages_.push_back(std::move(stage));
         }
         for (const OutputFormat format : formats_) {
-            if (is_packed(format) && !any_quantizer) {
+            if (is_packed(format) && !any_codes) {
                 return make_error(ErrorKind::bad_input,
                                   fmt::format("{}: output format '{}' stores quantized layers, but "
-                                              "no stage is a quantizer; use formats = [\"dense\"]",
+                                              "no stage quantizes (a quantizer, or a technique "
+                                              "with bits < 16 such as sparsegpt's joint "
+                                              "quantization); use formats = [\"dense\"]",
                                               pipeline_.path.string(), output_format_name(format)));
+            }
+            if (format == OutputFormat::sparse_24_bitmask && !any_pruner) {
+                return make_error(ErrorKind::bad_input,
+                                  fmt::format("{}: output format 'sparse-24-bitmask' stores "
+                                              "2:4-pruned layers, but no stage is a pruner; add a "
+                                              "2:4 pruner stage (n = 2, m = 4) or use formats = "
+                                              "[\"dense\"]",
+                                              pipeline_.path.string()));
             }
         }
         return {};
+    }
+
+    // Whether a stage returns codes: a quantizer does; a technique of another kind does when it
+    // has an int parameter `bits` set below 16 (the convention of joint quantization, e.g.
+    // sparsegpt: 16 = none). The writer checks again on what the stages returned.
+    static bool will_return_codes(const TechniqueManifest& technique, const OwnedParams& params) {
+        if (technique.kind == TechniqueKind::quantizer) {
+            return true;
+        }
+        const ParamValue* bits = params.find("bits");
+        return bits != nullptr && std::holds_alternative<std::int64_t>(*bits) &&
+               std::get<std::int64_t>(*bits) < 16;
     }
 
     Status check_output_free() const {

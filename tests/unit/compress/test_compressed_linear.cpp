@@ -130,7 +130,8 @@ TEST(CompressedLinear, InconsistentQuantizedResultIsRefused) {
 }
 
 TEST(CompressedLinear, FormatNames) {
-    for (const char* name : {"dense", "gptq", "gptq_v2", "awq", "compressed-tensors"}) {
+    for (const char* name :
+         {"dense", "gptq", "gptq_v2", "awq", "compressed-tensors", "sparse-24-bitmask"}) {
         Expected<OutputFormat> format = parse_output_format(name);
         ASSERT_TRUE(format.has_value()) << name;
         EXPECT_EQ(output_format_name(*format), name);
@@ -139,7 +140,8 @@ TEST(CompressedLinear, FormatNames) {
     ASSERT_FALSE(bad.has_value());
     EXPECT_EQ(bad.error().message,
               "unknown output format 'gguf'; expected one of dense, gptq, gptq_v2, awq, "
-              "compressed-tensors");
+              "compressed-tensors, sparse-24-bitmask");
+    EXPECT_FALSE(is_packed(OutputFormat::sparse_24_bitmask));  // stores no codes
 }
 
 }  // namespace
