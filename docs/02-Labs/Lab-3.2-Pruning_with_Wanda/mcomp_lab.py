@@ -36,6 +36,12 @@ EVAL_SEQLEN = 512  # the model's context length; the protocol of bench/results/*
 
 # mcomp expands ${MCOMP_TEST_DATA} in pipeline paths from this variable.
 ENV = dict(os.environ, MCOMP_TEST_DATA=str(DATA))
+# mcomp's CPU forward runs on OpenMP (libgomp, through oneDNN). By default idle OpenMP
+# threads spin; on a small machine shared with other work (a CI runner, a laptop compiling)
+# they then take the cores from each other. Measured on the 2-core machine these notebooks
+# were executed on, under load: the wanda-50 pipeline took 30-52 s with spinning threads and
+# 7-9 s with OMP_WAIT_POLICY=passive. Set it yourself to override this default.
+ENV.setdefault("OMP_WAIT_POLICY", "passive")
 
 # Fix every source of randomness on the Python side. mcomp's own randomness (which
 # calibration windows are drawn) is fixed by `seed` in the pipeline's [calibration] table.
@@ -111,6 +117,40 @@ def run_pipeline(path: Path) -> dict:
     """`mcomp run PIPELINE --force --quiet --json`: returns report.json as a dict."""
     proc = mcomp("run", path, "--force", "--quiet", "--json")
     return json.loads(proc.stdout)
+
+
+def ensure_run(name: str, stages, samples: int | None = 128, **kwargs) -> dict:
+    """Write the pipeline and run it, unless out/<name> already holds the report of a run of
+    exactly this pipeline text (then reuse it: the runs are deterministic, only the times
+    would differ). Returns report.json as a dict."""
+    path = write_pipeline(name, stages, samples=samples, **kwargs)
+    report_file = OUT / name / "report.json"
+    if report_file.is_file():
+        report = json.loads(report_file.read_text())
+        if report.get("pipeline", {}).get("text") == path.read_text():
+            return report
+    return run_pipeline(path)
+
+
+def prune(name: str, stages, samples: int | None = 128, **kwargs) -> dict:
+    """A pipeline without [eval] (no "perplexity before" each time), run as ensure_run does,
+    then `mcomp eval` on the written model. Returns {"report", "ppl", "sparsity", "eval"}.
+    The eval result is kept as out/<name>/eval.json next to the model it belongs to."""
+    report = ensure_run(name, stages, samples=samples, evaluate=False, **kwargs)
+    eval_file = OUT / name / "eval.json"
+    result = None
+    if eval_file.is_file():
+        result = json.loads(eval_file.read_text())
+        if result.get("pipeline_sha256") != report["pipeline"]["sha256"]:
+            result = None
+    if result is None:
+        result = evaluate(OUT / name)
+        result = {k: result[k] for k in ("ppl", "mean_nll", "tokens", "windows", "seqlen",
+                                          "seconds", "tokens_per_s")}
+        result["pipeline_sha256"] = report["pipeline"]["sha256"]
+        eval_file.write_text(json.dumps(result, indent=2) + "\n")
+    return {"report": report, "ppl": result["ppl"], "eval": result,
+            "sparsity": report["outputs"][0].get("sparsity", 0.0)}
 
 
 def evaluate(model_dir: Path, max_windows: int | None = None) -> dict:
