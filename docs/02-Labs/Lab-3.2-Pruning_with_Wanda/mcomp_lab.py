@@ -197,7 +197,8 @@ def linear_names(num_layers: int = 2) -> list:
 def md_table(df, floatfmt: str = "{:.4f}") -> str:
     """A pandas DataFrame as a Markdown table (no extra package needed)."""
     def cell(v):
-        return floatfmt.format(v) if isinstance(v, float) else str(v)
+        text = floatfmt.format(v) if isinstance(v, float) else str(v)
+        return text.replace("|", "\\|")  # a literal | would end the cell
     head = "| " + " | ".join(map(str, df.columns)) + " |"
     rule = "|" + "|".join(":---" for _ in df.columns) + "|"
     rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
