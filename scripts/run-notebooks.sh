@@ -59,6 +59,9 @@ data_abs=$(cd "$data_dir" 2>/dev/null && pwd -P) || {
 MCOMP_BUILD_DIR=$(cd "$build_dir" && pwd -P)
 MCOMP_TEST_DATA=$data_abs
 export MCOMP_BUILD_DIR MCOMP_TEST_DATA
+# mcomp's OpenMP threads wait passively unless told otherwise: spinning threads on cores shared
+# with other tests (ctest -j) make the notebooks several times slower.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 # Debian's python3.11 kernel warns on every start that frozen modules hide breakpoints.
 export PYDEVD_DISABLE_FILE_VALIDATION=1
 
