@@ -169,8 +169,9 @@ TEST(RunPipeline, BadCombinations) {
     ASSERT_FALSE(packed.has_value());
     EXPECT_EQ(packed.error().message,
               (f.scratch / "pipeline.toml").string() +
-                  ": output format 'awq' stores quantized layers, but no stage is a quantizer; "
-                  "use formats = [\"dense\"]");
+                  ": output format 'awq' stores quantized layers, but no stage quantizes (a "
+                  "quantizer, or a technique with bits < 16 such as sparsegpt's joint "
+                  "quantization); use formats = [\"dense\"]");
     const std::string mixed = kRtn +
                               "[[stage]]\nuse = \"rtn\"\nparams = { bits = 8, group_size = 32 }\n"
                               "include = [\"*.mlp.*\"]\n";
