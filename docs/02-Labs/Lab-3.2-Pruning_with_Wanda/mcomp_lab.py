@@ -80,7 +80,7 @@ def mcomp(*args, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def write_pipeline(name: str, stages, samples: int | None = 128, evaluate: bool = True,
-                   true_sequential: bool = False) -> Path:
+                   true_sequential: bool = False, formats=("dense",)) -> Path:
     """Write out/pipelines/<name>.toml; its output folder is out/<name>.
 
     stages: a list of (technique, params dict). samples=None leaves out [calibration]
@@ -97,7 +97,8 @@ def write_pipeline(name: str, stages, samples: int | None = 128, evaluate: bool 
         values = ", ".join(f"{k} = {_toml_value(v)}" for k, v in params.items())
         lines += ["[[stage]]", f'use = "{use}"', f"params = {{ {values} }}", ""]
     # Relative output paths are relative to the pipeline file: out/pipelines/../<name>.
-    lines += ["[output]", f'dir = "../{name}"', 'formats = ["dense"]', ""]
+    lines += ["[output]", f'dir = "../{name}"',
+              "formats = [" + ", ".join(f'"{f}"' for f in formats) + "]", ""]
     if evaluate:
         lines += ["[eval]", 'texts = ["${MCOMP_TEST_DATA}/data/tinystories/ts_dev.txt"]',
                   f"seqlen = {EVAL_SEQLEN}", ""]
@@ -105,6 +106,16 @@ def write_pipeline(name: str, stages, samples: int | None = 128, evaluate: bool 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
     return path
+
+
+def supports_format(name: str) -> bool:
+    """Whether this mcomp build writes the output format `name`: `mcomp validate` accepts a
+    pipeline asking for it (an unknown format is a validation error, exit status 3)."""
+    probe = write_pipeline("probe-format", [("magnitude", {"sparsity": 0.5})], samples=None,
+                           evaluate=False, formats=(name,))
+    ok = mcomp("validate", probe, check=False).returncode == 0
+    probe.unlink()
+    return ok
 
 
 def _toml_value(value) -> str:
