@@ -303,8 +303,30 @@ class Run {
 
     // ---- evaluation --------------------------------------------------------------------------
 
+    // Where the calibration passes and the evaluations run ([calibration] device): auto
+    // follows the stages, so a pipeline whose techniques run on the GPU also runs its
+    // forward passes there.
+    Device forward_device() const {
+        switch (pipeline_.calibration.device) {
+            case DeviceRequest::cpu:
+                return Device::cpu;
+            case DeviceRequest::cuda:
+                return Device::cuda;
+            case DeviceRequest::auto_select:
+                break;
+        }
+        for (const EngineStage& stage : stages_) {
+            if (stage.technique.device() == DeviceKind::cuda) {
+                return Device::cuda;
+            }
+        }
+        return Device::cpu;
+    }
+
     EvalOptions eval_options() const {
         EvalOptions options;
+        options.device =
+            forward_device() == Device::cuda ? DeviceRequest::cuda : DeviceRequest::cpu;
         options.seqlen = pipeline_.eval.seqlen;
         options.max_windows = options_.eval_max_windows;
         return options;
@@ -372,7 +394,9 @@ class Run {
                             {"samples", spec.samples},
                             {"seqlen", spec.seqlen},
                             {"seed", spec.seed},
-                            {"stream_tokens", calibration->stream_tokens}};
+                            {"stream_tokens", calibration->stream_tokens},
+                            {"device", std::string(device_name(forward_device()))},
+                            {"dtype", pipeline_.calibration.dtype}};
             for (const fs::path& text : spec.texts) {
                 calibration_["texts"].push_back(text.string());
             }
@@ -389,6 +413,17 @@ class Run {
         engine.true_sequential = options_.true_sequential;
         engine.policy = policy();
         engine.source_mapped = source_.mapped;
+        engine.forward_device = forward_device();
+        Expected<DType> forward_dtype = parse_dense_dtype(pipeline_.calibration.dtype);
+        if (!forward_dtype) {
+            return forward_dtype.error();
+        }
+        engine.forward_dtype = *forward_dtype;
+        if (activations.defined()) {
+            progress_.note(fmt::format("calibration forward passes on {} ({})",
+                                       device_name(engine.forward_device),
+                                       pipeline_.calibration.dtype));
+        }
         const Status status = run_blocks(checkpoint(), stages_, engine, activations, *work_,
                                          progress_, forward_seconds_);
         if (!status) {
