@@ -73,6 +73,8 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Kernel connection files in the temporary folder: nothing is written under $HOME.
+export JUPYTER_RUNTIME_DIR=$tmp/runtime
 total_start=$SECONDS
 count=0
 for lab in "${labs[@]}"; do
