@@ -35,7 +35,7 @@ if [ "$part" = synth ]; then  # the model alone (e2e makes it when missing; not 
 fi
 
 if [ "$part" = e2e ]; then
-    timeout 580 bash bench/gptq/e2e_7b.sh /tmp/mc/build /tmp/e2e "${DTYPE:-f16}" >"$OUT/e2e.log" 2>&1
+    timeout "${E2E_TIMEOUT:-580}" bash bench/gptq/e2e_7b.sh /tmp/mc/build /tmp/e2e "${DTYPE:-f16}" >"$OUT/e2e.log" 2>&1
     echo "e2e: exit $?" | tee -a "$OUT/status.txt"
     grep -vE '^\s*$' "$OUT/e2e.log" | grep -v "sample [0-9]*/" | tail -60
     df -h /tmp | tail -1

@@ -20,7 +20,7 @@ mkdir -p "$work"
 if [ ! -f "$work/model/config.json" ]; then
     start=$(date +%s.%N)
     "$mcomp" synth --config llama-2-7b --dtype f16 --out "$work/model" --force
-    echo "synth: $(echo "$(date +%s.%N) - $start" | bc) s (not part of the timed run)"
+    echo "synth: $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s (not part of the timed run)"
 fi
 
 cat >"$work/pipeline.toml" <<TOML
@@ -57,7 +57,7 @@ end=$(date +%s.%N)
 kill $smi 2>/dev/null || true
 wait $smi 2>/dev/null || true
 
-echo "wall: $(echo "$end - $start" | bc) s (load -> calibrate -> quantize -> pack -> write)"
+echo "wall: $(python3 -c "print(round($end - $start, 1))") s (load -> calibrate -> quantize -> pack -> write)"
 echo "peak GPU memory: $(sort -n "$work/gpu_mem.txt" | tail -1) MiB (nvidia-smi, whole device)"
 du -sh "$work/model" "$work/out"
 python3 - "$work/out/report.json" <<'PY'

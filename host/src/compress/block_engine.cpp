@@ -173,6 +173,14 @@ class GroupHook final : public LinearHook {
     std::vector<float> host_copy_;
 };
 
+// Where a block's time goes (debug log), for finding the slow part of a large run.
+struct BlockTimes {
+    double begin = 0.0;   // technique instances created, weights handed over
+    double passes = 0.0;  // calibration passes feeding observe()
+    double finish = 0.0;  // the techniques' finish_layer, results copied back
+    double store = 0.0;   // results folded into the records, weights replaced
+};
+
 // One block through every stage.
 class BlockRunner {
   public:
@@ -195,6 +203,8 @@ class BlockRunner {
         }
         return {};
     }
+
+    const BlockTimes& times() const { return times_; }
 
     std::vector<CompressedLinear> take_records() {
         std::vector<CompressedLinear> out;
@@ -233,6 +243,12 @@ class BlockRunner {
         EngineStage& stage = stages_[static_cast<std::size_t>(stage_index)];
         std::vector<std::unique_ptr<LayerSession>> sessions;
         GroupHook hook(model_.backend());
+        auto mark = Clock::now();
+        const auto lap = [&mark](double& total) {
+            const auto now = Clock::now();
+            total += std::chrono::duration<double>(now - mark).count();
+            mark = now;
+        };
         hook.last = ids.back();  // groups list their linears in the order the block runs them
         for (const LinearId id : ids) {
             Expected<std::unique_ptr<LayerSession>> session =
@@ -247,9 +263,11 @@ class BlockRunner {
             hook.sessions[index_of(id)] = session->get();
             sessions.push_back(std::move(*session));
         }
+        lap(times_.begin);
         if (stage.needs_inputs) {
             MCOMP_TRY(observe_pass(weights, hook, group_label(stage, ids)));
         }
+        lap(times_.passes);
         for (std::size_t k = 0; k < ids.size(); ++k) {
             Expected<LayerResult> result = sessions[k]->finish();
             if (!result) {
@@ -257,7 +275,9 @@ class BlockRunner {
             }
             sessions[k].reset();
             staged_[index_of(ids[k])] = std::vector<float>();
+            lap(times_.finish);
             MCOMP_TRY(store(stage_index, ids[k], std::move(*result), weights));
+            lap(times_.store);
             ++stage.layers;
         }
         stage.peak_rss_bytes = std::max(stage.peak_rss_bytes, current_rss_bytes());
@@ -343,6 +363,7 @@ class BlockRunner {
     std::int64_t block_ = 0;
     std::array<std::optional<CompressedLinear>, kNumLinears> records_;
     std::array<std::vector<float>, kNumLinears> staged_;  // host weights of a GPU block
+    BlockTimes times_;
 };
 
 // Gives the block's source pages back to the kernel (file mappings only).
@@ -418,10 +439,12 @@ Status compress_block(LlamaModel& model, const Checkpoint& checkpoint, std::int6
                       std::vector<EngineStage>& stages, const EngineOptions& options,
                       Activations& activations, WorkDir& work, Progress& progress,
                       double& forward_seconds, ResumeClock& resume) {
+    const auto load_start = Clock::now();
     Expected<BlockWeights> weights = model.load_block(block);
     if (!weights) {
         return weights.error();
     }
+    const double load_seconds = seconds_since(load_start);
     if (options.source_mapped && checkpoint.embed_tokens().dtype != DType::f32) {
         // 16-bit weights were widened into memory of the backend's own: the mapped pages
         // are not read again.
@@ -432,11 +455,14 @@ Status compress_block(LlamaModel& model, const Checkpoint& checkpoint, std::int6
     MCOMP_TRY(runner.run(*weights));
     const bool calibrated = activations.defined();
     const bool last = block + 1 == checkpoint.config().num_hidden_layers;
+    const auto forward_start = Clock::now();
     if (calibrated && !last) {
-        const auto forward_start = Clock::now();
         MCOMP_TRY(forward_block(model, block, *weights, activations));
+        model.backend().synchronize();
         forward_seconds += seconds_since(forward_start);
     }
+    const double block_forward_seconds = seconds_since(forward_start);
+    const auto commit_start = Clock::now();
     if (cancel_requested()) {
         return cancelled_error();
     }
@@ -459,8 +485,14 @@ Status compress_block(LlamaModel& model, const Checkpoint& checkpoint, std::int6
     }
     MCOMP_TRY(
         work.commit_block(block, records, save ? &activations.host() : nullptr, !carries || save));
-    spdlog::debug("block {} committed ({} compressed linears): resident set {} MiB", block,
-                  records.size(), current_rss_bytes() >> 20);
+    const BlockTimes& times = runner.times();
+    spdlog::info(
+        "block {} committed ({} compressed linears): resident set {} MiB; load {:.2f} "
+        "s, begin {:.2f} s, passes {:.2f} s, finish {:.2f} s, store {:.2f} s, forward "
+        "{:.2f} s, commit {:.2f} s{}",
+        block, records.size(), current_rss_bytes() >> 20, load_seconds, times.begin, times.passes,
+        times.finish, times.store, block_forward_seconds, seconds_since(commit_start),
+        save ? " (resume point)" : "");
     return {};
 }
 

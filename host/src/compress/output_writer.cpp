@@ -331,12 +331,22 @@ class Writer {
             return {};
         }
         ++stats_.quantized_layers;
-        Expected<std::vector<PackedTensor>> packed =
-            pack(template_layer(meta(prefix)), format_, scale_dtype());
-        if (!packed) {
-            return make_error(packed.error().kind, prefix + ": " + packed.error().message);
+        // The packed shapes depend on the geometry and settings only: one placeholder layer
+        // packed per distinct key (a Llama has three linear shapes), not one per layer.
+        const json& layer = meta(prefix);
+        const auto geometry =
+            std::make_tuple(layer.at("out_features").get<std::int64_t>(),
+                            layer.at("in_features").get<std::int64_t>(), key_of(layer));
+        auto planned = planned_shapes_.find(geometry);
+        if (planned == planned_shapes_.end()) {
+            Expected<std::vector<PackedTensor>> packed =
+                pack(template_layer(layer), format_, scale_dtype());
+            if (!packed) {
+                return make_error(packed.error().kind, prefix + ": " + packed.error().message);
+            }
+            planned = planned_shapes_.emplace(geometry, std::move(*packed)).first;
         }
-        for (const PackedTensor& tensor : *packed) {
+        for (const PackedTensor& tensor : planned->second) {
             add(Entry{Entry::Kind::record_packed, prefix, tensor.name},
                 StreamTensor{prefix + "." + tensor.name, tensor.dtype, tensor.shape});
             stats_.compressed_bytes += static_cast<std::int64_t>(tensor.bytes.size());
@@ -353,13 +363,18 @@ class Writer {
 
     // The record of `prefix` (and its packed tensors), one layer cached at a time.
     Status load(const std::string& prefix, bool packed) {
-        if (cached_prefix_ != prefix) {
-            Expected<CompressedLinear> record = blocks_[record_block_.at(prefix)]->read(prefix);
+        // A packed quantized layer needs its codes only, unless its zeros are counted.
+        const bool with_weight =
+            !(packed && stored_packed(prefix)) || meta(prefix).at("masked").get<bool>();
+        if (cached_prefix_ != prefix || (with_weight && !cached_with_weight_)) {
+            Expected<CompressedLinear> record =
+                blocks_[record_block_.at(prefix)]->read(prefix, with_weight);
             if (!record) {
                 return record.error();
             }
             cached_ = std::move(*record);
             cached_prefix_ = prefix;
+            cached_with_weight_ = with_weight;
             cached_packed_.clear();
             if (cached_.masked) {
                 sparsity_[prefix] = {cached_.zero_count(),
@@ -569,6 +584,10 @@ class Writer {
     std::vector<std::string> dense_linears_;  // compressed but stored dense
     std::string first_quantized_;
     std::string cached_prefix_;
+    bool cached_with_weight_ = false;
+    // Packed placeholder tensors by (out_features, in_features, settings), for their shapes.
+    std::map<std::tuple<std::int64_t, std::int64_t, QuantKey>, std::vector<PackedTensor>>
+        planned_shapes_;
     CompressedLinear cached_;
     std::vector<PackedTensor> cached_packed_;
     std::map<std::string, std::pair<std::int64_t, std::int64_t>> sparsity_;  // zeros, weights

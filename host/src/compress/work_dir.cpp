@@ -322,7 +322,7 @@ std::vector<std::string> BlockRecords::prefixes() const {
     return out;
 }
 
-Expected<CompressedLinear> BlockRecords::read(const std::string& prefix) const {
+Expected<CompressedLinear> BlockRecords::read(const std::string& prefix, bool with_weight) const {
     if (!meta_.contains(prefix)) {
         return make_error(ErrorKind::internal,
                           fmt::format("{}: no record of '{}'", file_.path(), prefix));
@@ -378,6 +378,9 @@ Expected<CompressedLinear> BlockRecords::read(const std::string& prefix) const {
         MCOMP_TRY(copy(".scales", DType::f32, record.quant.scales));
         MCOMP_TRY(copy(".zeros", DType::f32, record.quant.zeros));
         MCOMP_TRY(copy(".g_idx", DType::i32, record.quant.g_idx));
+    }
+    if (!with_weight && record.quantized) {
+        return record;
     }
     if (meta_.at(prefix).value("weight_from_codes", false)) {
         if (!record.quantized || !dequantize_into(record.quant, record.weight)) {

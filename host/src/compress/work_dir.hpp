@@ -89,8 +89,9 @@ class BlockRecords {
     const nlohmann::json* meta(const std::string& prefix) const;
 
     // One layer copied into memory (weight, and the quantized form when it has one); the
-    // pages it was read from are given back to the kernel.
-    Expected<CompressedLinear> read(const std::string& prefix) const;
+    // pages it was read from are given back to the kernel. Without `with_weight` a quantized
+    // layer comes without its fp32 weight (a packed writer needs only the codes).
+    Expected<CompressedLinear> read(const std::string& prefix, bool with_weight = true) const;
 
     // Returns the pages of the mapping to the kernel (the writer reads each block once).
     void drop_pages() const;

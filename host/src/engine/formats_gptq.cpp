@@ -7,6 +7,7 @@
 // boundaries. Both are one little-endian bit stream per output column, which is how this
 // file packs every width. v1 ("gptq") stores zero − 1 in each field; GPTQModel's loader
 // shifts each field back by +1 mod 2^bits, so zero 0 (field 2^bits − 1) survives there.
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -107,11 +108,32 @@ Expected<std::vector<PackedTensor>> pack_gptq(const QuantizedLinear& layer,
     const std::int64_t groups = layer.num_groups();
     const int bits = layer.bits;
 
-    // qweight [in·bits/32, out]: column o is the bit stream of codes[o, 0..in).
+    // qweight [in·bits/32, out]: column o is the bit stream of codes[o, 0..in). Threads own
+    // bands of 16 columns (one 64-byte line of each word row), so no two write one line.
     std::vector<std::uint32_t> qweight(static_cast<std::size_t>(in * bits / 32 * out), 0u);
-    for (std::int64_t o = 0; o < out; ++o) {
+    constexpr std::int64_t kBand = 16;
+    const std::int64_t word_rows = in * bits / 32;
+#pragma omp parallel for schedule(static)
+    for (std::int64_t o0 = 0; o0 < out; o0 += kBand) {
+        const std::int64_t o1 = std::min(out, o0 + kBand);
+        if (32 % bits == 0) {  // 2, 4, 8 bits: whole words of 32/bits consecutive codes
+            const int per_word = 32 / bits;
+            for (std::int64_t r = 0; r < word_rows; ++r) {
+                for (std::int64_t o = o0; o < o1; ++o) {
+                    const std::uint8_t* codes = layer.codes.data() + o * in + r * per_word;
+                    std::uint32_t word = 0;
+                    for (int k = 0; k < per_word; ++k) {
+                        word |= static_cast<std::uint32_t>(codes[k]) << (k * bits);
+                    }
+                    qweight[static_cast<std::size_t>(r * out + o)] = word;
+                }
+            }
+            continue;
+        }
         for (std::int64_t i = 0; i < in; ++i) {
-            put_stream(qweight.data() + o, out, i, bits, layer.codes[o * in + i]);
+            for (std::int64_t o = o0; o < o1; ++o) {
+                put_stream(qweight.data() + o, out, i, bits, layer.codes[o * in + i]);
+            }
         }
     }
     // qzeros [groups, out·bits/32]: row g is the bit stream of zeros[0..out, g].
