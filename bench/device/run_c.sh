@@ -25,6 +25,11 @@ if [ "$part" = check ]; then
     timeout 300 bash bench/gptq/quality.sh /tmp/mc/build cuda >"$OUT/quality-cuda.md" 2>"$OUT/quality-cuda.log"
     echo "quality.sh cuda: exit $? in $(($(date +%s) - start)) s" | tee -a "$OUT/status.txt"
     cat "$OUT/quality-cuda.md"
+    # The ready GPTQ pipeline with device auto: stage and forward passes on the GPU.
+    /tmp/mc/build/bin/mcomp run manifests/pipelines/gptq-w4g64.toml -o /tmp/gptq-w4g64 --force \
+        >"$OUT/gptq-w4g64.log" 2>&1
+    python3 -c "import json; r=json.load(open('/tmp/gptq-w4g64/report.json')); print('gptq-w4g64 (gptq format): forward on', r['calibration']['device'], r['calibration']['dtype'], 'stage on', r['stages'][0]['device'], 'ppl', r['eval'][0]['before'][0]['ppl'], '->', r['eval'][0]['after'][0]['ppl'])" |
+        tee -a "$OUT/status.txt"
 fi
 
 if [ "$part" = synth ]; then  # the model alone (e2e makes it when missing; not timed there)

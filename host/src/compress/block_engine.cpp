@@ -257,9 +257,18 @@ class BlockRunner {
                 return session.error();
             }
             const Tensor& weight = weights.linear(id).weight;
-            MCOMP_TRY((*session)->begin(linear_prefix(block_, id),
-                                        static_cast<std::int32_t>(block_), weight.dim(0),
-                                        weight.dim(1), host_weight(id, weights)));
+            if ((*session)->on_gpu() && weight_exact_on_device(id, weight)) {
+                Tensor& wide = device_staged_[index_of(id)];
+                wide = widened_on_device(model_.backend(), weight);
+                model_.backend().synchronize();  // the technique reads it on its own stream
+                MCOMP_TRY((*session)->begin_device(linear_prefix(block_, id),
+                                                   static_cast<std::int32_t>(block_), weight.dim(0),
+                                                   weight.dim(1), wide.f32()));
+            } else {
+                MCOMP_TRY((*session)->begin(linear_prefix(block_, id),
+                                            static_cast<std::int32_t>(block_), weight.dim(0),
+                                            weight.dim(1), host_weight(id, weights)));
+            }
             hook.sessions[index_of(id)] = session->get();
             sessions.push_back(std::move(*session));
         }
@@ -269,12 +278,18 @@ class BlockRunner {
         }
         lap(times_.passes);
         for (std::size_t k = 0; k < ids.size(); ++k) {
-            Expected<LayerResult> result = sessions[k]->finish();
+            // The record's weight is rebuilt from the codes (fp16 scales) unless the
+            // technique's own weight goes downstream or the output is dense.
+            const WeightPolicy& policy = options_.policy;
+            const bool quantized_weight =
+                !policy.scale_dtype.has_value() || policy.technique_weights_downstream;
+            Expected<LayerResult> result = sessions[k]->finish(quantized_weight);
             if (!result) {
                 return result.error();
             }
             sessions[k].reset();
             staged_[index_of(ids[k])] = std::vector<float>();
+            device_staged_[index_of(ids[k])] = Tensor();
             lap(times_.finish);
             MCOMP_TRY(store(stage_index, ids[k], std::move(*result), weights));
             lap(times_.store);
@@ -295,6 +310,17 @@ class BlockRunner {
             names += linear_name(id);
         }
         return fmt::format("block {} {} {}", block_, stage.use, names);
+    }
+
+    // Whether the block's device weight of `id` widened to fp32 is exactly the layer's
+    // weight: no earlier stage replaced it, and the forward dtype holds the checkpoint's
+    // values (fp32, or the checkpoint's own dtype).
+    bool weight_exact_on_device(LinearId id, const Tensor& weight) const {
+        if (weight.device() == Device::cpu || records_[index_of(id)].has_value()) {
+            return false;
+        }
+        const TensorView& view = *checkpoint_.find(linear_prefix(block_, id) + ".weight");
+        return weight.dtype() == DType::f32 || weight.dtype() == view.dtype;
     }
 
     // The layer's current weight as host fp32 for begin(): what an earlier stage made of it,
@@ -363,20 +389,40 @@ class BlockRunner {
     std::int64_t block_ = 0;
     std::array<std::optional<CompressedLinear>, kNumLinears> records_;
     std::array<std::vector<float>, kNumLinears> staged_;  // host weights of a GPU block
+    std::array<Tensor, kNumLinears> device_staged_;       // fp32 device weights handed over
     BlockTimes times_;
 };
 
-// Gives the block's source pages back to the kernel (file mappings only).
-void drop_block_pages(const Checkpoint& checkpoint, std::int64_t block) {
+// The block's tensors in the checkpoint.
+std::vector<const TensorView*> block_views(const Checkpoint& checkpoint, std::int64_t block) {
     std::vector<std::string> names = {input_norm_name(block), post_attn_norm_name(block)};
     for (const LinearId id : kAllLinears) {
         names.push_back(linear_prefix(block, id) + ".weight");
         names.push_back(linear_prefix(block, id) + ".bias");
     }
+    std::vector<const TensorView*> views;
     for (const std::string& name : names) {
         if (const TensorView* view = checkpoint.find(name)) {
-            drop_mapped_pages(view->data, view->num_bytes);
+            views.push_back(view);
         }
+    }
+    return views;
+}
+
+// Gives the block's source pages back to the kernel (file mappings only).
+void drop_block_pages(const Checkpoint& checkpoint, std::int64_t block) {
+    for (const TensorView* view : block_views(checkpoint, block)) {
+        drop_mapped_pages(view->data, view->num_bytes);
+    }
+}
+
+// Starts reading the block's source pages in the background (file mappings only).
+void prefetch_block_pages(const Checkpoint& checkpoint, std::int64_t block) {
+    if (block >= checkpoint.config().num_hidden_layers) {
+        return;
+    }
+    for (const TensorView* view : block_views(checkpoint, block)) {
+        prefetch_mapped_pages(view->data, view->num_bytes);
     }
 }
 
@@ -428,9 +474,20 @@ Expected<Tensor> embed_calibration(const Checkpoint& checkpoint,
 
 namespace {
 
-// When the last resume point was saved.
+// When the last resume point was saved, and what saving one costs. Resume points between
+// large blocks are spaced so that saving them takes at most 1/20 of the run (one guess of
+// 1 GB/s until a save was timed).
 struct ResumeClock {
     Clock::time_point last_save = Clock::now();
+    double save_seconds = -1.0;
+
+    bool due(std::size_t bytes, const EngineOptions& options) const {
+        if (bytes <= options.resume_point_bytes) {
+            return true;
+        }
+        const double cost = save_seconds >= 0.0 ? save_seconds : static_cast<double>(bytes) / 1e9;
+        return seconds_since(last_save) >= std::max(options.resume_point_seconds, 20.0 * cost);
+    }
 };
 
 // Block `block` through every stage, its outputs into `activations`, committed to `work`.
@@ -445,6 +502,9 @@ Status compress_block(LlamaModel& model, const Checkpoint& checkpoint, std::int6
         return weights.error();
     }
     const double load_seconds = seconds_since(load_start);
+    if (options.source_mapped) {
+        prefetch_block_pages(checkpoint, block + 1);
+    }
     if (options.source_mapped && checkpoint.embed_tokens().dtype != DType::f32) {
         // 16-bit weights were widened into memory of the backend's own: the mapped pages
         // are not read again.
@@ -477,14 +537,16 @@ Status compress_block(LlamaModel& model, const Checkpoint& checkpoint, std::int6
     work.notes()["stages"] = totals;
     work.notes()["forward_seconds"] = forward_seconds;
     const bool carries = calibrated && !last;  // the next block needs these activations
-    const bool save = carries && (activations.host_bytes() <= options.resume_point_bytes ||
-                                  seconds_since(resume.last_save) >= options.resume_point_seconds);
+    const bool save = carries && resume.due(activations.host_bytes(), options);
     if (save) {
         activations.to_host();
-        resume.last_save = Clock::now();
     }
     MCOMP_TRY(
         work.commit_block(block, records, save ? &activations.host() : nullptr, !carries || save));
+    if (save) {
+        resume.save_seconds = seconds_since(commit_start);
+        resume.last_save = Clock::now();
+    }
     const BlockTimes& times = runner.times();
     spdlog::info(
         "block {} committed ({} compressed linears): resident set {} MiB; load {:.2f} "

@@ -65,8 +65,9 @@ struct EngineOptions {
     DType forward_dtype = DType::f32;
 
     // The entering activations are saved as a resume point after a block when they are at
-    // most this large, or when the last save is at least this old; between resume points a
-    // resumed run recomputes the blocks (same results, byte for byte).
+    // most resume_point_bytes, else when the last save is at least resume_point_seconds old
+    // and 20 times as old as a save takes (so saving costs at most ~5% of the run); between
+    // resume points a resumed run recomputes the blocks (same results, byte for byte).
     std::size_t resume_point_bytes = std::size_t{256} << 20;
     double resume_point_seconds = 60.0;
 };

@@ -107,7 +107,7 @@ Status apply_layer_result(CompressedLinear& record, LayerResult result, int stag
                                           "quantized layer: {}",
                                           stage_index + 1, valid.error().message));
         }
-        if (spdlog::should_log(spdlog::level::debug)) {
+        if (spdlog::should_log(spdlog::level::debug) && !result.weight.empty()) {
             const std::vector<float> exact = dequantize(quant);
             float largest = 0.0f;
             for (std::size_t i = 0; i < exact.size(); ++i) {
@@ -122,6 +122,11 @@ Status apply_layer_result(CompressedLinear& record, LayerResult result, int stag
         quant.scales = with_scales_rounded(scales_only, *policy.scale_dtype).scales;
         record.quant = std::move(quant);
         if (policy.technique_weights_downstream) {
+            if (result.weight.size() != record.quant.codes.size()) {
+                return make_error(
+                    ErrorKind::internal,
+                    fmt::format("{}: the technique's weight was not kept", record.prefix));
+            }
             record.weight = std::move(result.weight);
             round_to_dtype(record.weight, policy.dense_dtype);
         } else {

@@ -94,10 +94,6 @@ Status LayerSession::begin(const std::string& name, std::int32_t block_index,
                           fmt::format("layer '{}': the weight has {} values, expected {} x {}",
                                       name, weight.size(), out_features, in_features));
     }
-    name_ = name;
-    block_index_ = block_index;
-    out_features_ = out_features;
-    in_features_ = in_features;
     HostServices& host = *host_;
     const mc_device device = host.device();
     void* data = const_cast<float*>(weight.data());  // read-only by contract (layer.h)
@@ -112,9 +108,37 @@ Status LayerSession::begin(const std::string& name, std::int32_t block_index,
         data = weight_copy_->data_;
         MCOMP_TRY(host.copy_from_host(device, data, weight.data(), weight.size_bytes()));
     }
-    const mc_tensor_view view = make_view(MC_DTYPE_F32, device, {out_features, in_features}, data);
+    return begin_view(name, block_index, out_features, in_features, data);
+}
+
+Status LayerSession::begin_device(const std::string& name, std::int32_t block_index,
+                                  std::int64_t out_features, std::int64_t in_features,
+                                  const float* device_weight) {
+    if (!on_gpu() || device_weight == nullptr || out_features <= 0 || in_features <= 0) {
+        return make_error(ErrorKind::internal,
+                          fmt::format("{}: layer '{}': device begin on the CPU or without a "
+                                      "weight",
+                                      label_, name));
+    }
+    return begin_view(name, block_index, out_features, in_features,
+                      const_cast<float*>(device_weight));  // read-only by contract (layer.h)
+}
+
+Status LayerSession::begin_view(const std::string& name, std::int32_t block_index,
+                                std::int64_t out_features, std::int64_t in_features, void* data) {
+    if (begun_) {
+        return make_error(ErrorKind::internal,
+                          fmt::format("{}: layer '{}' begun twice", label_, name));
+    }
+    name_ = name;
+    block_index_ = block_index;
+    out_features_ = out_features;
+    in_features_ = in_features;
+    HostServices& host = *host_;
+    const mc_tensor_view view =
+        make_view(MC_DTYPE_F32, host.device(), {out_features, in_features}, data);
     const mc_layer_info info = {sizeof(mc_layer_info), name_.c_str(), block_index,
-                                in_features,           out_features,  device};
+                                in_features,           out_features,  host.device()};
     MCOMP_TRY(call_plugin(host, label_, "begin_layer",
                           [&] { return table_.begin_layer(instance_, &info, &view); }));
     begun_ = true;
@@ -171,7 +195,7 @@ Status LayerSession::observe_device(const float* src, std::int64_t tokens) {
     return call_plugin(host, label_, "observe", [&] { return table_.observe(instance_, &view); });
 }
 
-Expected<LayerResult> LayerSession::finish() {
+Expected<LayerResult> LayerSession::finish(bool quantized_weight) {
     if (!begun_) {
         return make_error(ErrorKind::internal, fmt::format("{}: finish without begin", label_));
     }
@@ -231,9 +255,11 @@ Expected<LayerResult> LayerSession::finish() {
     result.out_features = out_features_;
     result.in_features = in_features_;
     result.num_groups = groups;
-    result.weight.resize(elems);
-    MCOMP_TRY(
-        host.copy_to_host(result.weight.data(), device, dst_weight.data_, dst_weight.num_bytes_));
+    if (!quant || quantized_weight) {
+        result.weight.resize(elems);
+        MCOMP_TRY(host.copy_to_host(result.weight.data(), device, dst_weight.data_,
+                                    dst_weight.num_bytes_));
+    }
     if (masked) {
         result.mask.resize(elems);
         MCOMP_TRY(host.copy_to_host(result.mask.data(), device, dst_mask.data_, elems));

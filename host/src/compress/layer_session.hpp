@@ -40,6 +40,12 @@ class LayerSession {
     Status begin(const std::string& name, std::int32_t block_index, std::int64_t out_features,
                  std::int64_t in_features, std::span<const float> weight);
 
+    // begin() with the fp32 weight already in the memory of the session's GPU (borrowed, no
+    // copy; every write to it must have completed). Only for a session on_gpu().
+    Status begin_device(const std::string& name, std::int32_t block_index,
+                        std::int64_t out_features, std::int64_t in_features,
+                        const float* device_weight);
+
     // observe() with src [tokens, in_features], host memory, borrowed for the call.
     Status observe(const float* src, std::int64_t tokens);
 
@@ -51,11 +57,16 @@ class LayerSession {
     // have completed. No copy is made. Only for a session on_gpu().
     Status observe_device(const float* src, std::int64_t tokens);
 
-    // plan_result + finish_layer; the results in host memory.
-    Expected<LayerResult> finish();
+    // plan_result + finish_layer; the results in host memory. Without `quantized_weight` a
+    // quantized result comes without its fp32 weight (when the engine rebuilds the weight
+    // from the codes anyway, copying it back would only cost time).
+    Expected<LayerResult> finish(bool quantized_weight = true);
 
   private:
     struct DeviceCopy;
+    Status begin_view(const std::string& name, std::int32_t block_index, std::int64_t out_features,
+                      std::int64_t in_features, void* data);
+
     explicit LayerSession(const LoadedTechnique& technique);
 
     LoadedTechnique technique_;

@@ -33,15 +33,27 @@ std::int64_t current_rss_bytes() {
     return static_cast<std::int64_t>(resident_pages) * ::sysconf(_SC_PAGESIZE);
 }
 
-void drop_mapped_pages(const void* data, std::size_t num_bytes) {
+namespace {
+
+// Advice only: a failure (e.g. memory that is not a mapping) changes nothing.
+void advise_pages(const void* data, std::size_t num_bytes, int advice) {
     if (data == nullptr || num_bytes == 0) {
         return;
     }
     const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
     const auto begin = reinterpret_cast<std::uintptr_t>(data) & ~(page - 1);
     const auto end = (reinterpret_cast<std::uintptr_t>(data) + num_bytes + page - 1) & ~(page - 1);
-    // Advice only: a failure (e.g. memory that is not a mapping) changes nothing.
-    ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    ::madvise(reinterpret_cast<void*>(begin), end - begin, advice);
+}
+
+}  // namespace
+
+void drop_mapped_pages(const void* data, std::size_t num_bytes) {
+    advise_pages(data, num_bytes, MADV_DONTNEED);
+}
+
+void prefetch_mapped_pages(const void* data, std::size_t num_bytes) {
+    advise_pages(data, num_bytes, MADV_WILLNEED);
 }
 
 void prefer_mmap_for_large_buffers() {

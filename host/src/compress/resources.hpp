@@ -21,6 +21,10 @@ std::int64_t current_rss_bytes();
 // Only for memory of such a mapping: on heap (anonymous) memory it would discard the data.
 void drop_mapped_pages(const void* data, std::size_t num_bytes);
 
+// Asks the kernel to start reading pages of a file mapping in the background (the next
+// block's weights while this one computes); no-op on other memory.
+void prefetch_mapped_pages(const void* data, std::size_t num_bytes);
+
 // Returns the heap's free memory to the kernel (glibc malloc_trim). The engine frees a
 // block's worth of large buffers after every block; without this, glibc's growing mmap
 // threshold keeps them in the heap and the resident set creeps up block after block.
