@@ -87,6 +87,7 @@ Status apply_layer_result(CompressedLinear& record, LayerResult result, int stag
     record.stages.push_back(stage_index);
     record.masked = record.masked || result.has_mask();
     record.quantized = false;
+    record.weight_from_codes = false;
     if (result.has_quant() && policy.scale_dtype) {
         QuantizedLinear quant;
         quant.name = record.prefix;
@@ -131,6 +132,7 @@ Status apply_layer_result(CompressedLinear& record, LayerResult result, int stag
             round_to_dtype(record.weight, policy.dense_dtype);
         } else {
             record.weight = dequantize(record.quant);
+            record.weight_from_codes = true;
         }
         record.quantized = true;
         return {};

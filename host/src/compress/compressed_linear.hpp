@@ -73,6 +73,9 @@ struct CompressedLinear {
     QuantizedLinear quant;      // scales already rounded per the policy
     bool masked = false;        // some stage pruned it (a mask was returned)
     std::vector<int> stages;    // indices of the stages that compressed it, in order
+    // `weight` was made as dequantize(quant): known exact, so the work folder stores the
+    // codes alone without comparing (set by apply_layer_result).
+    bool weight_from_codes = false;
 
     // Exact zeros in `weight`.
     std::int64_t zero_count() const;

@@ -110,6 +110,9 @@ bool weight_is_dequantized(const CompressedLinear& record) {
     if (!record.quantized) {
         return false;
     }
+    if (record.weight_from_codes) {
+        return true;
+    }
     const QuantizedLinear& q = record.quant;
     const std::int64_t groups = q.num_groups();
     if (record.weight.size() != q.codes.size() ||
@@ -389,6 +392,7 @@ Expected<CompressedLinear> BlockRecords::read(const std::string& prefix, bool wi
                                           "from; rerun with --fresh",
                                           file_.path(), prefix));
         }
+        record.weight_from_codes = true;
     } else {
         MCOMP_TRY(copy(".weight", DType::f32, record.weight));
     }
