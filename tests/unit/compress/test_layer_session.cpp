@@ -114,6 +114,25 @@ TEST(LayerSession, MisuseIsAnInternalError) {
     const Status begun = (*session)->begin("x", 0, 2, 4, weight);
     ASSERT_FALSE(begun.has_value());
     EXPECT_EQ(begun.error().message, "layer 'x': the weight has 6 values, expected 2 x 4");
+    // The device entry points belong to GPU sessions only.
+    EXPECT_FALSE((*session)->on_gpu());
+    const std::vector<float> good(8, 1.0f);
+    const Status on_device = (*session)->begin_device("x", 0, 2, 4, good.data());
+    ASSERT_FALSE(on_device.has_value());
+    EXPECT_EQ(on_device.error().message,
+              "plugin 'rtn' technique 'rtn': layer 'x': device begin on the CPU or without a "
+              "weight");
+    ASSERT_TRUE((*session)->begin("x", 0, 2, 4, good).has_value());
+    const Status observed = (*session)->observe_device(good.data(), 2);
+    ASSERT_FALSE(observed.has_value());
+    EXPECT_EQ(observed.error().message,
+              "plugin 'rtn' technique 'rtn': device observe on layer 'x' without begin, with 2 "
+              "tokens or on the CPU");
+    // A quantized result asked for without its weight comes with the codes alone.
+    Expected<LayerResult> codes_only = (*session)->finish(false);
+    ASSERT_TRUE(codes_only.has_value()) << codes_only.error().message;
+    EXPECT_TRUE(codes_only->weight.empty());
+    EXPECT_EQ(codes_only->codes.size(), 8u);
 }
 
 }  // namespace
