@@ -95,7 +95,7 @@ void register_command_run(CLI::App& app, Context& context) {
         ->check(CLI::IsMember({"f32", "f16", "bf16", "float32", "float16", "bfloat16"}));
     run->add_option("--format", args->formats,
                     "Output format(s), overriding [output] formats: dense, gptq, gptq_v2, awq, "
-                    "compressed-tensors");
+                    "compressed-tensors, sparse-24-bitmask");
     run->add_option("--max-windows", args->max_windows,
                     "Evaluate only the first K windows of each [eval] text")
         ->check(CLI::PositiveNumber);
