@@ -4,6 +4,8 @@
 #include <cstdio>
 
 #include "core/discovery.hpp"
+#include "core/host_services.hpp"
+#include "model/hub.hpp"
 
 namespace mcomp::cli {
 
@@ -20,6 +22,24 @@ int exit_code_for(const Error& error) {
             return kExitInternal;
     }
     return kExitInternal;
+}
+
+Expected<CommandLineModel> open_command_line_model(const std::string& name) {
+    HubOptions hub = HubOptions::from_env();
+    hub.is_cancelled = [] { return cancel_requested(); };
+    Expected<std::string> dir = resolve_model(name, hub);
+    if (!dir) {
+        return dir.error();
+    }
+    Expected<compress::OpenedModel> opened = compress::open_model(*dir);
+    if (!opened) {
+        return opened.error();
+    }
+    Expected<Tokenizer> tokenizer = Tokenizer::load(*dir);
+    if (!tokenizer) {
+        return tokenizer.error();
+    }
+    return CommandLineModel{*dir, std::move(*opened), std::move(*tokenizer)};
 }
 
 int report(const Error& error) {

@@ -6,8 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "compress/model_reader.hpp"
 #include "core/pipeline.hpp"
 #include "core/registry.hpp"
+#include "tokenizer/tokenizer.hpp"
 #include "util/expected.hpp"
 
 namespace CLI {
@@ -45,6 +47,15 @@ class Context {
 // Reads and validates a pipeline against the registry's plugins, and checks that the files it
 // reads exist (cmd_validate.cpp; `run` uses it too).
 Expected<Pipeline> load_pipeline(Context& context, const std::string& path);
+
+// A model named on the command line (a folder, or a Hugging Face id fetched into the cache
+// when needed), opened dense or packed, with its tokenizer (eval, generate).
+struct CommandLineModel {
+    std::string dir;
+    compress::OpenedModel opened;
+    Tokenizer tokenizer;
+};
+Expected<CommandLineModel> open_command_line_model(const std::string& name);
 
 // One line per stage: "rtn (bits=4, group_size=128) on auto".
 std::string describe_stages(const Pipeline& pipeline);

@@ -14,7 +14,6 @@
 #include "compress/model_reader.hpp"
 #include "compress/progress.hpp"
 #include "core/host_services.hpp"
-#include "model/hub.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace mcomp::cli {
@@ -35,20 +34,13 @@ int run_eval(const EvalArgs& args) {
     if (!device) {
         return report(device.error());
     }
-    HubOptions hub = HubOptions::from_env();
-    hub.is_cancelled = [] { return cancel_requested(); };
-    Expected<std::string> dir = resolve_model(args.model, hub);
-    if (!dir) {
-        return report(dir.error());
+    Expected<CommandLineModel> loaded = open_command_line_model(args.model);
+    if (!loaded) {
+        return report(loaded.error());
     }
-    Expected<compress::OpenedModel> model = compress::open_model(*dir);
-    if (!model) {
-        return report(model.error());
-    }
-    Expected<Tokenizer> tokenizer = Tokenizer::load(*dir);
-    if (!tokenizer) {
-        return report(tokenizer.error());
-    }
+    const std::string& dir = loaded->dir;
+    const compress::OpenedModel& model = loaded->opened;
+    const Tokenizer& tokenizer = loaded->tokenizer;
     compress::EvalOptions options;
     options.seqlen = args.seqlen;
     options.device = *device;
@@ -57,15 +49,15 @@ int run_eval(const EvalArgs& args) {
     }
     compress::Progress progress(compress::detect_progress_mode(args.json));
     Expected<PerplexityResult> result =
-        compress::evaluate_text(*model->checkpoint, *tokenizer, args.text, options, &progress);
+        compress::evaluate_text(*model.checkpoint, tokenizer, args.text, options, &progress);
     if (!result) {
         return report(result.error());
     }
     const double tokens_per_s =
         result->seconds > 0.0 ? static_cast<double>(result->tokens) / result->seconds : 0.0;
     if (args.json) {
-        const nlohmann::json out = {{"model", *dir},
-                                    {"format", model->format},
+        const nlohmann::json out = {{"model", dir},
+                                    {"format", model.format},
                                     {"text", args.text},
                                     {"seqlen", args.seqlen},
                                     {"ppl", result->ppl},
@@ -80,7 +72,7 @@ int run_eval(const EvalArgs& args) {
     fmt::print(
         "model    {} ({})\ntext     {}\nppl      {:.4f}\ntokens   {} ({} windows of {})\n"
         "speed    {:.0f} tokens/s ({:.2f} s)\n",
-        *dir, model->format, args.text, result->ppl, result->tokens, result->windows, args.seqlen,
+        dir, model.format, args.text, result->ppl, result->tokens, result->windows, args.seqlen,
         tokens_per_s, result->seconds);
     return kExitOk;
 }

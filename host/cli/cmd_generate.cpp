@@ -22,7 +22,6 @@
 #include "compress/evaluate.hpp"
 #include "compress/model_reader.hpp"
 #include "core/host_services.hpp"
-#include "model/hub.hpp"
 #include "runtime/llama_model.hpp"
 #include "tokenizer/tokenizer.hpp"
 
@@ -137,39 +136,32 @@ int run_generate(const GenerateArgs& args) {
     if (!device) {
         return report(device.error());
     }
-    HubOptions hub = HubOptions::from_env();
-    hub.is_cancelled = [] { return cancel_requested(); };
-    Expected<std::string> dir = resolve_model(args.model, hub);
-    if (!dir) {
-        return report(dir.error());
+    Expected<CommandLineModel> loaded = open_command_line_model(args.model);
+    if (!loaded) {
+        return report(loaded.error());
     }
-    Expected<compress::OpenedModel> opened = compress::open_model(*dir);
-    if (!opened) {
-        return report(opened.error());
-    }
-    Expected<Tokenizer> tokenizer = Tokenizer::load(*dir);
-    if (!tokenizer) {
-        return report(tokenizer.error());
-    }
+    const std::string& dir = loaded->dir;
+    const compress::OpenedModel& opened = loaded->opened;
+    const Tokenizer& tokenizer = loaded->tokenizer;
     std::string chosen;
     Expected<std::unique_ptr<Backend>> backend = compress::make_backend(*device, chosen);
     if (!backend) {
         return report(backend.error());
     }
-    LlamaModel model(*opened->checkpoint, **backend);
-    Expected<Generation> generation = generate(model, *tokenizer, args);
+    LlamaModel model(*opened.checkpoint, **backend);
+    Expected<Generation> generation = generate(model, tokenizer, args);
     if (!generation) {
         return report(generation.error());
     }
     std::vector<std::int32_t> all = generation->prompt_ids;
     all.insert(all.end(), generation->new_ids.begin(), generation->new_ids.end());
-    const std::string full = tokenizer->decode(all, true);
-    const std::string continuation = continuation_text(*tokenizer, *generation, full);
+    const std::string full = tokenizer.decode(all, true);
+    const std::string continuation = continuation_text(tokenizer, *generation, full);
     const auto new_tokens = static_cast<double>(generation->new_ids.size());
     const double tokens_per_s = generation->seconds > 0.0 ? new_tokens / generation->seconds : 0.0;
     if (args.json) {
-        const nlohmann::json out = {{"model", *dir},
-                                    {"format", opened->format},
+        const nlohmann::json out = {{"model", dir},
+                                    {"format", opened.format},
                                     {"device", chosen},
                                     {"prompt", args.prompt},
                                     {"prompt_ids", generation->prompt_ids},
@@ -184,7 +176,7 @@ int run_generate(const GenerateArgs& args) {
     }
     fmt::print("{}\n", full);
     spdlog::info("{} new token(s) in {:.3f} s ({:.1f} tokens/s, {}, greedy on {}); stopped: {}",
-                 generation->new_ids.size(), generation->seconds, tokens_per_s, opened->format,
+                 generation->new_ids.size(), generation->seconds, tokens_per_s, opened.format,
                  chosen, generation->stop_reason);
     return kExitOk;
 }
