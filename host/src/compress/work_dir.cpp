@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -79,31 +78,6 @@ json layer_meta(const CompressedLinear& record) {
     return meta;
 }
 
-// scale · (code − zero), the weight of a quantized layer as the readers of every packed format
-// reconstruct it (engine/formats.hpp dequantize(), same expression), over all cores.
-// False (nothing written) when the parts do not fit together (a damaged file).
-bool dequantize_into(const QuantizedLinear& q, std::vector<float>& weight) {
-    const std::int64_t groups = q.num_groups();
-    if (q.codes.size() != static_cast<std::size_t>(q.out_features * q.in_features) ||
-        q.scales.size() != static_cast<std::size_t>(q.out_features * groups) ||
-        q.zeros.size() != q.scales.size() ||
-        q.g_idx.size() != static_cast<std::size_t>(q.in_features) ||
-        !std::all_of(q.g_idx.begin(), q.g_idx.end(),
-                     [&](std::int32_t g) { return g >= 0 && g < groups; })) {
-        return false;
-    }
-    weight.resize(q.codes.size());
-#pragma omp parallel for schedule(static)
-    for (std::int64_t o = 0; o < q.out_features; ++o) {
-        for (std::int64_t i = 0; i < q.in_features; ++i) {
-            const std::size_t k = static_cast<std::size_t>(o * q.in_features + i);
-            const std::size_t gk = static_cast<std::size_t>(o * groups + q.g_idx[i]);
-            weight[k] = q.scales[gk] * (static_cast<float>(q.codes[k]) - q.zeros[gk]);
-        }
-    }
-    return true;
-}
-
 // Whether the record's weight is exactly its codes dequantized (the default weight policy):
 // then the work file leaves the fp32 weight out (4 of every 5 bytes of a 7B block).
 bool weight_is_dequantized(const CompressedLinear& record) {
@@ -113,27 +87,12 @@ bool weight_is_dequantized(const CompressedLinear& record) {
     if (record.weight_from_codes) {
         return true;
     }
-    const QuantizedLinear& q = record.quant;
-    const std::int64_t groups = q.num_groups();
-    if (record.weight.size() != q.codes.size() ||
-        q.scales.size() != static_cast<std::size_t>(q.out_features * groups) ||
-        q.g_idx.size() != static_cast<std::size_t>(q.in_features)) {
+    if (record.weight.size() != record.quant.codes.size() ||
+        !validate_quantized_linear(record.quant)) {
         return false;
     }
-    std::int64_t mismatched_rows = 0;
-#pragma omp parallel for schedule(static) reduction(+ : mismatched_rows)
-    for (std::int64_t o = 0; o < q.out_features; ++o) {
-        for (std::int64_t i = 0; i < q.in_features; ++i) {
-            const std::size_t k = static_cast<std::size_t>(o * q.in_features + i);
-            const std::size_t gk = static_cast<std::size_t>(o * groups + q.g_idx[i]);
-            const float w = q.scales[gk] * (static_cast<float>(q.codes[k]) - q.zeros[gk]);
-            if (std::memcmp(&w, &record.weight[k], sizeof w) != 0) {
-                ++mismatched_rows;
-                break;
-            }
-        }
-    }
-    return mismatched_rows == 0;
+    const std::vector<float> rebuilt = dequantize(record.quant);
+    return std::memcmp(rebuilt.data(), record.weight.data(), rebuilt.size() * sizeof(float)) == 0;
 }
 
 template <class T>
@@ -386,12 +345,13 @@ Expected<CompressedLinear> BlockRecords::read(const std::string& prefix, bool wi
         return record;
     }
     if (meta_.at(prefix).value("weight_from_codes", false)) {
-        if (!record.quantized || !dequantize_into(record.quant, record.weight)) {
+        if (!record.quantized || !validate_quantized_linear(record.quant)) {
             return make_error(ErrorKind::bad_input,
                               fmt::format("{}: record of '{}' has no codes to rebuild its weight "
                                           "from; rerun with --fresh",
                                           file_.path(), prefix));
         }
+        record.weight = dequantize(record.quant);
         record.weight_from_codes = true;
     } else {
         MCOMP_TRY(copy(".weight", DType::f32, record.weight));
