@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 
 #include "compress/fs_atomic.hpp"
@@ -261,6 +262,11 @@ class Writer {
                                           output_format_name(format_)));
         }
         first_quantized_ = first;
+        for (std::int64_t block = 0; block < source_.config().num_hidden_layers; ++block) {
+            for (const LinearId id : kAllLinears) {
+                decoder_linears_.insert(linear_prefix(block, id));
+            }
+        }
         MCOMP_TRY(check_some_pruned());
         for (const std::string& name : source_.tensor_names()) {
             MCOMP_TRY(plan_tensor(name));
@@ -317,6 +323,9 @@ class Writer {
         if (!is_weight || record_block_.count(prefix) == 0) {
             const DType dtype = is_dense_float(view.dtype) ? in_.policy.dense_dtype : view.dtype;
             add(Entry{Entry::Kind::source, name, ""}, StreamTensor{name, dtype, view.shape});
+            if (is_weight && decoder_linears_.count(prefix) != 0) {
+                dense_linears_.push_back(prefix);  // no stage selected it: dense as it came
+            }
             return {};
         }
         stats_.compressed_params += view.numel();
@@ -581,7 +590,11 @@ class Writer {
     std::map<std::string, std::size_t> record_block_;  // layer prefix → block
     std::vector<Entry> entries_;
     std::vector<StreamTensor> tensors_;
-    std::vector<std::string> dense_linears_;  // compressed but stored dense
+    // Decoder linears stored dense (compressed but not packed, or selected by no stage), in
+    // the order of the source's tensors: the `ignore` list of compressed-tensors, whose
+    // loaders otherwise expect every Linear in the packed form.
+    std::vector<std::string> dense_linears_;
+    std::set<std::string> decoder_linears_;  // every decoder linear's prefix
     std::string first_quantized_;
     std::string cached_prefix_;
     bool cached_with_weight_ = false;

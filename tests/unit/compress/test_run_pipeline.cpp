@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -118,6 +119,30 @@ TEST(RunPipeline, EveryFormatReadsBackTheEnginesWeightsBitForBit) {
     const json config = json::parse(test::read_text(f.scratch / "out" / "gptq_v2" / "config.json"));
     EXPECT_EQ(config["quantization_config"]["checkpoint_format"], "gptq_v2");
     EXPECT_EQ(config["mcomp"]["stages"][0]["use"], "rtn");
+}
+
+// compressed-tensors loaders treat every Linear not listed in `ignore` as packed: a linear
+// that no stage selected is stored dense and must be listed.
+TEST(RunPipeline, CompressedTensorsIgnoresEveryDenseLinear) {
+    Fixture f;
+    const std::string stages =
+        "[[stage]]\nuse = \"rtn\"\nparams = { bits = 4, group_size = 32 }\n"
+        "include = [\"model.layers.0.*\"]\n";
+    Expected<json> report = f.run(f.pipeline_text(stages, "[\"compressed-tensors\"]"));
+    ASSERT_TRUE(report.has_value()) << report.error().message;
+    const json config = json::parse(test::read_text(f.scratch / "out" / "config.json"));
+    std::vector<std::string> expected = {"lm_head"};
+    for (const char* name : {"mlp.down_proj", "mlp.gate_proj", "mlp.up_proj", "self_attn.k_proj",
+                             "self_attn.o_proj", "self_attn.q_proj", "self_attn.v_proj"}) {
+        expected.push_back(std::string("model.layers.1.") + name);
+    }
+    std::vector<std::string> ignore =
+        config["quantization_config"]["ignore"].get<std::vector<std::string>>();
+    std::sort(ignore.begin() + 1, ignore.end());
+    EXPECT_EQ(ignore, expected);
+    Expected<OpenedModel> model = open_model((f.scratch / "out").string());
+    ASSERT_TRUE(model.has_value()) << model.error().message;
+    EXPECT_EQ(model->packed_layers, 7);
 }
 
 TEST(RunPipeline, PrunedModelRecordsSparsity) {
