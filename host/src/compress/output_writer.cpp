@@ -490,8 +490,11 @@ class Writer {
                                                                : GptqCheckpointFormat::gptq_v2);
                 return gptq_quantization_config(config);
             }
-            case OutputFormat::awq:
-                return awq_quantization_config(awq_config_for(layer));
+            case OutputFormat::awq: {
+                AwqConfig config = awq_config_for(layer);
+                config.modules_to_not_convert = dense_linears_;
+                return awq_quantization_config(config);
+            }
             case OutputFormat::compressed_tensors: {
                 CompressedTensorsConfig config = compressed_tensors_config_for(layer);
                 config.ignore = {"lm_head"};

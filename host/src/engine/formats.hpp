@@ -153,6 +153,9 @@ Expected<GptqConfig> parse_gptq_quantization_config(const nlohmann::json& config
 struct AwqConfig {
     int bits = 4;          // AWQ GEMM packs 4-bit codes only
     int group_size = 128;  // -1: one group per row (AutoAWQ takes it as in_features)
+    // Linears kept dense (module paths; transformers skips any module whose name contains
+    // one); written as null when empty, as AutoAWQ does.
+    std::vector<std::string> modules_to_not_convert;
 };
 
 AwqConfig awq_config_for(const QuantizedLinear& layer);

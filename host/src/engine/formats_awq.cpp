@@ -186,9 +186,13 @@ Expected<std::vector<float>> dequantize_awq(const LayerTensors& tensors, const A
 nlohmann::json awq_quantization_config(const AwqConfig& config) {
     // AutoAWQ's AwqConfig.to_transformers_dict(); vLLM reads bits|w_bit,
     // group_size|q_group_size and zero_point. Zero points are always stored.
+    nlohmann::json dense = nullptr;
+    if (!config.modules_to_not_convert.empty()) {
+        dense = config.modules_to_not_convert;
+    }
     return nlohmann::json{
         {"quant_method", "awq"}, {"bits", config.bits}, {"group_size", config.group_size},
-        {"zero_point", true},    {"version", "gemm"},   {"modules_to_not_convert", nullptr},
+        {"zero_point", true},    {"version", "gemm"},   {"modules_to_not_convert", dense},
     };
 }
 

@@ -121,28 +121,38 @@ TEST(RunPipeline, EveryFormatReadsBackTheEnginesWeightsBitForBit) {
     EXPECT_EQ(config["mcomp"]["stages"][0]["use"], "rtn");
 }
 
-// compressed-tensors loaders treat every Linear not listed in `ignore` as packed: a linear
-// that no stage selected is stored dense and must be listed.
-TEST(RunPipeline, CompressedTensorsIgnoresEveryDenseLinear) {
+// compressed-tensors and transformers' AWQ loader treat every Linear not listed in `ignore` /
+// `modules_to_not_convert` as packed: a linear that no stage selected is stored dense and
+// must be listed.
+TEST(RunPipeline, PackedFormatsListEveryDenseLinear) {
     Fixture f;
     const std::string stages =
         "[[stage]]\nuse = \"rtn\"\nparams = { bits = 4, group_size = 32 }\n"
         "include = [\"model.layers.0.*\"]\n";
-    Expected<json> report = f.run(f.pipeline_text(stages, "[\"compressed-tensors\"]"));
+    Expected<json> report = f.run(f.pipeline_text(stages, "[\"compressed-tensors\", \"awq\"]"));
     ASSERT_TRUE(report.has_value()) << report.error().message;
-    const json config = json::parse(test::read_text(f.scratch / "out" / "config.json"));
-    std::vector<std::string> expected = {"lm_head"};
+    std::vector<std::string> block1;
     for (const char* name : {"mlp.down_proj", "mlp.gate_proj", "mlp.up_proj", "self_attn.k_proj",
                              "self_attn.o_proj", "self_attn.q_proj", "self_attn.v_proj"}) {
-        expected.push_back(std::string("model.layers.1.") + name);
+        block1.push_back(std::string("model.layers.1.") + name);
     }
-    std::vector<std::string> ignore =
-        config["quantization_config"]["ignore"].get<std::vector<std::string>>();
-    std::sort(ignore.begin() + 1, ignore.end());
-    EXPECT_EQ(ignore, expected);
-    Expected<OpenedModel> model = open_model((f.scratch / "out").string());
-    ASSERT_TRUE(model.has_value()) << model.error().message;
-    EXPECT_EQ(model->packed_layers, 7);
+    const auto listed = [&](const std::string& format, const char* key) {
+        const json config =
+            json::parse(test::read_text(f.scratch / "out" / format / "config.json"));
+        std::vector<std::string> names =
+            config["quantization_config"][key].get<std::vector<std::string>>();
+        std::sort(names.begin(), names.end());
+        return names;
+    };
+    std::vector<std::string> ignore = block1;
+    ignore.insert(ignore.begin(), "lm_head");
+    EXPECT_EQ(listed("compressed-tensors", "ignore"), ignore);
+    EXPECT_EQ(listed("awq", "modules_to_not_convert"), block1);
+    for (const std::string format : {"compressed-tensors", "awq"}) {
+        Expected<OpenedModel> model = open_model((f.scratch / "out" / format).string());
+        ASSERT_TRUE(model.has_value()) << model.error().message;
+        EXPECT_EQ(model->packed_layers, 7) << format;
+    }
 }
 
 TEST(RunPipeline, PrunedModelRecordsSparsity) {

@@ -99,7 +99,8 @@ TEST(AwqPack, LayersAwqCannotHold) {
 }
 
 TEST(AwqConfig, JsonRoundTripAndAutoAwqKeys) {
-    const nlohmann::json json = awq_quantization_config(AwqConfig{.bits = 4, .group_size = 64});
+    const nlohmann::json json = awq_quantization_config(
+        AwqConfig{.bits = 4, .group_size = 64, .modules_to_not_convert = {}});
     EXPECT_EQ(json.dump(),
               "{\"bits\":4,\"group_size\":64,\"modules_to_not_convert\":null,\"quant_method\":"
               "\"awq\",\"version\":\"gemm\",\"zero_point\":true}");
@@ -138,7 +139,8 @@ TEST(AwqUnpack, ScalesMustMatchTheGroups) {
     const Expected<std::vector<PackedTensor>> tensors = pack_awq(layer);
     ASSERT_TRUE(tensors.has_value());
     const Expected<QuantizedLinear> back =
-        unpack_awq(views_of(*tensors), AwqConfig{.bits = 4, .group_size = 32}, "m");
+        unpack_awq(views_of(*tensors),
+                   AwqConfig{.bits = 4, .group_size = 32, .modules_to_not_convert = {}}, "m");
     ASSERT_FALSE(back.has_value());
     EXPECT_EQ(back.error().message,
               "m.qzeros: shape [2, 8], expected [8, 8] (from qweight [256, 8] and group_size 32)");
