@@ -473,6 +473,29 @@ class Writer {
         return sparse24_bitmask_quantization_config(config);
     }
 
+    // What the stage that quantized the layers used, for GPTQ's config: damp_percent and
+    // static_groups from its params (a technique without them leaves the defaults), and
+    // whether the run was true-sequential.
+    void record_quantizer_settings(GptqConfig& config) const {
+        config.true_sequential = in_.true_sequential;
+        const json& stages = meta(first_quantized_).at("stages");
+        if (stages.empty() || !in_.stages.is_array()) {
+            return;
+        }
+        const auto index = stages.back().get<std::size_t>();
+        if (index >= in_.stages.size()) {
+            return;
+        }
+        const json& params = in_.stages[index].value("params", json::object());
+        if (const auto damp = params.find("damp"); damp != params.end() && damp->is_number()) {
+            config.damp_percent = damp->get<double>();
+        }
+        if (const auto groups = params.find("static_groups");
+            groups != params.end() && groups->is_boolean()) {
+            config.static_groups = groups->get<bool>();
+        }
+    }
+
     Expected<json> quantization_config() {
         if (format_ == OutputFormat::sparse_24_bitmask) {
             return sparsity_config();
@@ -488,6 +511,7 @@ class Writer {
                 GptqConfig config = gptq_config_for(layer, format_ == OutputFormat::gptq
                                                                ? GptqCheckpointFormat::gptq
                                                                : GptqCheckpointFormat::gptq_v2);
+                record_quantizer_settings(config);
                 return gptq_quantization_config(config);
             }
             case OutputFormat::awq: {

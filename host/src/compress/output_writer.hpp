@@ -64,6 +64,7 @@ struct OutputInputs {
     WeightPolicy policy;
     nlohmann::json stages = nlohmann::json::array();  // [{"use", "params", "layers"}]
     std::size_t max_shard_bytes = 0;                  // 0: kDefaultMaxShardBytes
+    bool true_sequential = true;                      // recorded in GPTQ's config
 };
 
 // Writes the folder `dir` (which must exist and be empty; the caller stages it).

@@ -500,6 +500,7 @@ class Run {
         inputs.policy = policy();
         inputs.stages = stages_json(false);
         inputs.max_shard_bytes = options_.max_shard_bytes;
+        inputs.true_sequential = options_.true_sequential;
         Expected<OutputStats> stats = write_output(dir, format, inputs);
         if (!stats) {
             return stats.error();

@@ -129,8 +129,15 @@ TEST(RunPipeline, PackedFormatsListEveryDenseLinear) {
     const std::string stages =
         "[[stage]]\nuse = \"rtn\"\nparams = { bits = 4, group_size = 32 }\n"
         "include = [\"model.layers.0.*\"]\n";
-    Expected<json> report = f.run(f.pipeline_text(stages, "[\"compressed-tensors\", \"awq\"]"));
+    RunOptions options;
+    options.true_sequential = false;
+    Expected<json> report =
+        f.run(f.pipeline_text(stages, "[\"compressed-tensors\", \"awq\", \"gptq\"]"), options);
     ASSERT_TRUE(report.has_value()) << report.error().message;
+    // GPTQ's config records how the run went (RTN has no damp: the default stays).
+    const json gptq = json::parse(test::read_text(f.scratch / "out" / "gptq" / "config.json"));
+    EXPECT_EQ(gptq["quantization_config"]["true_sequential"], false);
+    EXPECT_EQ(gptq["quantization_config"]["damp_percent"], 0.01);
     std::vector<std::string> block1;
     for (const char* name : {"mlp.down_proj", "mlp.gate_proj", "mlp.up_proj", "self_attn.k_proj",
                              "self_attn.o_proj", "self_attn.q_proj", "self_attn.v_proj"}) {
