@@ -1,5 +1,5 @@
 // cmd_validate.cpp: `mcomp validate <file>` — checks a plugin manifest or a pipeline, deciding
-// by content: a file with a [plugin] table is a plugin manifest.
+// by content (core/manifest.hpp is_plugin_manifest_file).
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -93,8 +93,8 @@ void register_command_validate(CLI::App& app, Context& context) {
     auto path = std::make_shared<std::string>();
     CLI::App* validate = app.add_subcommand(
         "validate",
-        "Check a pipeline or a plugin manifest (a file with [plugin] is a plugin "
-        "manifest)");
+        "Check a pipeline or a plugin manifest (a file with [plugin], [[technique]] or "
+        "[[backend]], or named plugin.toml, is a plugin manifest)");
     validate->add_option("file", *path, "pipeline.toml or plugin.toml")->required();
     validate->callback([&context, path] {
         context.action = [&context, path] { return run_validate(context, *path); };

@@ -625,7 +625,10 @@ Expected<bool> is_plugin_manifest_file(const fs::path& path) {
     if (!table) {
         return table.error();
     }
-    return table->contains("plugin");
+    // A plugin manifest has [plugin]; one that lost it still has the plugin-only tables, and
+    // is better reported as a manifest missing [plugin] than as a broken pipeline.
+    return table->contains("plugin") || table->contains("technique") ||
+           table->contains("backend") || path.filename() == "plugin.toml";
 }
 
 }  // namespace mcomp

@@ -104,8 +104,9 @@ std::string format_abi_version(uint32_t version);
 // Reads and validates a plugin manifest. Loads nothing.
 Expected<PluginManifest> parse_plugin_manifest(const std::filesystem::path& path);
 
-// True when the TOML file has a [plugin] table, i.e. it is a plugin manifest rather than a
-// pipeline; a file that cannot be read or parsed is an Error (file:line:col).
+// True when the TOML file is a plugin manifest rather than a pipeline: it has a [plugin]
+// table, a [[technique]] or [[backend]] table, or is named plugin.toml. A file that cannot be
+// read or parsed is an Error (file:line:col).
 Expected<bool> is_plugin_manifest_file(const std::filesystem::path& path);
 
 // Validates manifest text; `path` names it in messages and its folder anchors library paths.

@@ -483,6 +483,12 @@ TEST_F(ManifestFiles, TellsPluginManifestsFromPipelines) {
     write(root_ / "c.toml", "[model\n");
     EXPECT_TRUE(*is_plugin_manifest_file(root_ / "a.toml"));
     EXPECT_FALSE(*is_plugin_manifest_file(root_ / "b.toml"));
+    // A manifest that lost its [plugin] table is still one.
+    write(root_ / "d.toml", "manifest_version = 1\n[[technique]]\nid = \"x\"\n");
+    EXPECT_TRUE(*is_plugin_manifest_file(root_ / "d.toml"));
+    std::filesystem::create_directories(root_ / "p");
+    write(root_ / "p" / "plugin.toml", "manifest_version = 1\n");
+    EXPECT_TRUE(*is_plugin_manifest_file(root_ / "p" / "plugin.toml"));
     Expected<bool> broken = is_plugin_manifest_file(root_ / "c.toml");
     ASSERT_FALSE(broken);
     EXPECT_EQ(broken.error().message.rfind((root_ / "c.toml").string() + ":1:", 0), 0u)
