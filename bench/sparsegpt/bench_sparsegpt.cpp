@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bench_util.hpp"
 #include "core/discovery.hpp"
 #include "core/host_services.hpp"
 #include "core/layer_runner.hpp"
@@ -39,10 +40,7 @@
 namespace mcomp {
 namespace {
 
-struct Shape {
-    int64_t out = 0;
-    int64_t in = 0;
-};
+using namespace bench;  // the helpers every layer-technique benchmark shares
 
 // "50", "2:4", "50+w4", "2:4+w4".
 struct Mode {
@@ -71,19 +69,6 @@ std::vector<std::string> split(const std::string& text, char separator) {
         start = end + 1;
     }
     return parts;
-}
-
-bool parse_shapes(const std::string& text, std::vector<Shape>& shapes) {
-    shapes.clear();
-    for (const std::string& part : split(text, ',')) {
-        Shape shape;
-        if (std::sscanf(part.c_str(), "%ldx%ld", &shape.out, &shape.in) != 2 || shape.out <= 0 ||
-            shape.in <= 0) {
-            return false;
-        }
-        shapes.push_back(shape);
-    }
-    return !shapes.empty();
 }
 
 bool parse_modes(const std::string& text, std::vector<Mode>& modes) {
@@ -146,58 +131,6 @@ bool parse_options(int argc, char** argv, Options& o) {
         }
     }
     return argc % 2 == 1 && o.samples > 0 && o.tokens > 0 && o.repeats > 0;
-}
-
-class Buffer {
-  public:
-    Buffer(HostServices& host, size_t num_bytes) : host_(host) {
-        data_ = host_.allocate(host_.device(), num_bytes);
-    }
-    ~Buffer() {
-        if (data_ != nullptr) {
-            host_.release(host_.device(), data_);
-        }
-    }
-    Buffer(const Buffer&) = delete;
-    Buffer& operator=(const Buffer&) = delete;
-    void* data() const { return data_; }
-
-  private:
-    HostServices& host_;
-    void* data_ = nullptr;
-};
-
-mc_tensor_view make_view(mc_dtype dtype, mc_device device, int64_t rows, int64_t cols, void* data) {
-    mc_tensor_view view = {};
-    view.struct_size = sizeof(mc_tensor_view);
-    view.dtype = dtype;
-    view.device = device;
-    view.ndim = cols > 0 ? 2 : 1;
-    view.shape[0] = rows;
-    view.shape[1] = cols;
-    view.strides[0] = cols > 0 ? cols : 1;
-    view.strides[1] = 1;
-    view.data = data;
-    return view;
-}
-
-std::vector<float> random_values(size_t count, uint32_t seed, float scale) {
-    std::vector<float> values(count);
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> normal(0.0f, scale);
-    for (float& v : values) {
-        v = normal(rng);
-    }
-    return values;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    return values[values.size() / 2];
 }
 
 struct Timing {

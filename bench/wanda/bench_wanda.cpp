@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bench_util.hpp"
 #include "core/discovery.hpp"
 #include "core/host_services.hpp"
 #include "core/layer_runner.hpp"
@@ -34,12 +35,9 @@
 namespace mcomp {
 namespace {
 
-// ---- options --------------------------------------------------------------------------------
+using namespace bench;  // the helpers every layer-technique benchmark shares
 
-struct Shape {
-    int64_t out = 0;
-    int64_t in = 0;
-};
+// ---- options --------------------------------------------------------------------------------
 
 struct Options {
     DeviceRequest device = DeviceRequest::cpu;
@@ -49,23 +47,6 @@ struct Options {
     int repeats = 5;
     std::vector<std::string> modes = {"unstructured", "2:4"};
 };
-
-bool parse_shapes(const std::string& text, std::vector<Shape>& shapes) {
-    shapes.clear();
-    size_t start = 0;
-    while (start < text.size()) {
-        const size_t comma = std::min(text.find(',', start), text.size());
-        Shape shape;
-        if (std::sscanf(text.substr(start, comma - start).c_str(), "%ldx%ld", &shape.out,
-                        &shape.in) != 2 ||
-            shape.out <= 0 || shape.in <= 0) {
-            return false;
-        }
-        shapes.push_back(shape);
-        start = comma + 1;
-    }
-    return !shapes.empty();
-}
 
 bool parse_options(int argc, char** argv, Options& options) {
     for (int i = 1; i < argc; ++i) {
@@ -108,61 +89,6 @@ bool parse_options(int argc, char** argv, Options& options) {
     }
     return options.samples > 0 && options.tokens > 0 && options.repeats > 0 &&
            !options.modes.empty();
-}
-
-// ---- device memory through the host's allocator ---------------------------------------------
-
-class Buffer {
-  public:
-    Buffer(HostServices& host, size_t num_bytes) : host_(host), num_bytes_(num_bytes) {
-        data_ = host_.allocate(host_.device(), num_bytes_);
-    }
-    ~Buffer() {
-        if (data_ != nullptr) {
-            host_.release(host_.device(), data_);
-        }
-    }
-    Buffer(const Buffer&) = delete;
-    Buffer& operator=(const Buffer&) = delete;
-    void* data() const { return data_; }
-
-  private:
-    HostServices& host_;
-    size_t num_bytes_ = 0;
-    void* data_ = nullptr;
-};
-
-mc_tensor_view make_view(mc_dtype dtype, mc_device device, int64_t rows, int64_t cols, void* data) {
-    mc_tensor_view view = {};
-    view.struct_size = sizeof(mc_tensor_view);
-    view.dtype = dtype;
-    view.device = device;
-    view.ndim = 2;
-    view.shape[0] = rows;
-    view.shape[1] = cols;
-    view.strides[0] = cols;
-    view.strides[1] = 1;
-    view.data = data;
-    return view;
-}
-
-std::vector<float> random_values(size_t count, uint32_t seed, float scale) {
-    std::vector<float> values(count);
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> normal(0.0f, scale);
-    for (float& v : values) {
-        v = normal(rng);
-    }
-    return values;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    return values[values.size() / 2];
 }
 
 // ---- one shape, one mode ---------------------------------------------------------------------
